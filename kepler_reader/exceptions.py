@@ -1,0 +1,189 @@
+"""The errors kepler_reader raises, in one tree.
+
+Every error the library raises on purpose derives from :class:`KeplerReaderError`, so a
+caller can catch that one class and know nothing else escapes by design::
+
+    KeplerReaderError
+    ├── ParseError (also a ValueError)          a body that is not valid exposition text
+    ├── ScrapeError                             a scrape that produced no usable body
+    │   ├── EndpointUnreachableError            connection refused, DNS failure, reset
+    │   ├── ScrapeTimeoutError                  connect or read timeout
+    │   ├── HTTPStatusError                     any status other than 200
+    │   │   └── AuthenticationError             401 or 403
+    │   ├── NotAnExpositionError                HTML, JSON or another non-metrics body
+    │   └── IncompleteResponseError             body shorter than announced, cut chunks
+    ├── DumpError                               a saved dump that cannot be read
+    ├── LimitExceededError                      input larger than a configured limit
+    └── DataError (also a ValueError)           numbers that cannot give an answer
+        └── MissingIntervalError                no scrape times and no interval given
+
+Scrape errors carry the URL and are raised ``from`` the underlying ``requests`` error, so
+the original traceback stays available.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "DataError",
+    "DumpError",
+    "EndpointUnreachableError",
+    "HTTPStatusError",
+    "IncompleteResponseError",
+    "KeplerReaderError",
+    "LimitExceededError",
+    "MissingIntervalError",
+    "NotAnExpositionError",
+    "ParseError",
+    "ScrapeError",
+    "ScrapeTimeoutError",
+]
+
+
+class KeplerReaderError(Exception):
+    """Base class of every error kepler_reader raises on purpose."""
+
+
+class ParseError(KeplerReaderError, ValueError):
+    """A body, or one line of it, is not valid exposition text.
+
+    The message says what was expected, quotes the bad fragment, and shows the line with
+    a caret under the fault.
+
+    Attributes:
+        source: The path or URL the body came from, or ``None`` when unknown.
+        line: The 1-based line number of the fault.
+        column: The 1-based column (in characters of the decoded line) of the fault.
+        text: The offending line, decoded with replacement characters where needed.
+        reason: The bare description of the fault, without location or caret.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        source: str | None,
+        line: int,
+        column: int,
+        text: str,
+    ) -> None:
+        self.reason = reason
+        self.source = source
+        self.line = line
+        self.column = column
+        self.text = text
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f"{self.source or '<input>'}:{self.line}:{self.column}"
+        shown, caret_at = _excerpt(self.text, self.column)
+        return f"{where}: {self.reason}\n    {shown}\n    {' ' * caret_at}^"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only constructors need help to survive pickling (multiprocessing).
+        return (_rebuild_parse_error, (self.reason, self.source, self.line,
+                                       self.column, self.text))
+
+
+def _rebuild_parse_error(
+    reason: str, source: str | None, line: int, column: int, text: str
+) -> ParseError:
+    return ParseError(reason, source=source, line=line, column=column, text=text)
+
+
+def _excerpt(text: str, column: int, width: int = 100) -> tuple[str, int]:
+    """Cut a long line to about ``width`` characters around ``column``.
+
+    Returns the shown text and the 0-based offset of the caret inside it.
+    """
+    shown = text.replace("\t", " ").replace("\r", "␍")
+    index = max(column - 1, 0)
+    if len(shown) <= width:
+        return shown, index
+    start = max(index - width // 2, 0)
+    end = min(start + width, len(shown))
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(shown) else ""
+    return prefix + shown[start:end] + suffix, index - start + len(prefix)
+
+
+class ScrapeError(KeplerReaderError):
+    """A scrape of an endpoint produced no usable body.
+
+    A failed scrape is a gap in a measurement, never a snapshot of zeros.
+
+    Attributes:
+        url: The URL that was requested.
+    """
+
+    def __init__(self, message: str, *, url: str) -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class EndpointUnreachableError(ScrapeError):
+    """The endpoint could not be reached (connection refused, DNS failure, reset)."""
+
+
+class ScrapeTimeoutError(ScrapeError):
+    """The endpoint did not connect or answer within the timeout."""
+
+
+class HTTPStatusError(ScrapeError):
+    """The endpoint answered with a status other than 200.
+
+    Attributes:
+        status: The HTTP status code.
+        body_excerpt: The first line of the response body (at most 200 characters).
+    """
+
+    def __init__(self, message: str, *, url: str, status: int, body_excerpt: str) -> None:
+        self.status = status
+        self.body_excerpt = body_excerpt
+        super().__init__(message, url=url)
+
+
+class AuthenticationError(HTTPStatusError):
+    """The endpoint refused the request with 401 or 403."""
+
+
+class NotAnExpositionError(ScrapeError):
+    """The endpoint answered 200 with something that is not metrics (HTML, JSON)."""
+
+
+class IncompleteResponseError(ScrapeError):
+    """The response ended before the body did (short Content-Length, cut chunked body)."""
+
+
+class DumpError(KeplerReaderError):
+    """A saved dump cannot be read (missing file, corrupt gzip, bad header).
+
+    Attributes:
+        path: The path of the dump.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class LimitExceededError(KeplerReaderError):
+    """Input exceeded a configured limit.
+
+    Attributes:
+        limit: The name of the limit (for example ``"max_body_bytes"``).
+        value: The limit's value.
+    """
+
+    def __init__(self, message: str, *, limit: str, value: int) -> None:
+        self.limit = limit
+        self.value = value
+        super().__init__(message)
+
+
+class DataError(KeplerReaderError, ValueError):
+    """The numbers at hand cannot give the requested answer."""
+
+
+class MissingIntervalError(DataError):
+    """Neither scrape times nor an explicit interval are available for a delta."""
