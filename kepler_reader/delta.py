@@ -322,6 +322,7 @@ def diff(
     *,
     zone: str = "package",
     interval: float | None = None,
+    allow_truncated: bool = False,
 ) -> EnergyDelta:
     """Energy (J) and mean power (W) per pod, namespace and node between two scrapes.
 
@@ -333,13 +334,16 @@ def diff(
         interval: Seconds between the scrapes. Required when either snapshot has no
             scrape time (files not written by ``kepler-reader scrape``); when given it
             overrides the scrape times.
+        allow_truncated: Accept a snapshot whose body was cut off (parsed leniently);
+            its missing counters are then reported as vanished or new.
 
     Returns:
         The per-pod, per-namespace and node energy, with the per-counter deltas.
 
     Raises:
         MissingIntervalError: No interval given and a snapshot has no scrape time.
-        DataError: The interval is not positive.
+        DataError: The interval is not positive, or a snapshot was cut off and
+            ``allow_truncated`` is false.
     """
     view_before = before if isinstance(before, KeplerView) else kepler_view(before)
     view_after = after if isinstance(after, KeplerView) else kepler_view(after)
@@ -354,10 +358,16 @@ def diff(
         warnings.append(f"The Kepler era changed between the scrapes ({view_before.era} "
                         f"to {view_after.era}): the exporter was upgraded, and counters "
                         "cannot be matched across eras.")
-    for snap in (view_before.snapshot, view_after.snapshot):
+    for view in (view_before, view_after):
+        snap = view.snapshot
+        if snap.truncated and not allow_truncated:
+            raise DataError(f"{snap.source or 'A scrape'} was cut off in the middle of a "
+                            "line, so some counters may be missing; it is not used for a "
+                            "delta (pass allow_truncated=True to use it anyway).")
         if snap.truncated:
             warnings.append(f"{snap.source or 'A scrape'} was cut off; counters missing "
                             "from it are reported as vanished.")
+        warnings.extend(view.refused)
     available = set(view_after.zone) | set(view_before.zone)
     if available and zone not in available:
         warnings.append(f"Zone {zone!r} is not published by this exporter (zones seen: "

@@ -113,6 +113,12 @@ class ParsedSample:
     has_exemplar: bool
 
 
+def _found(line: bytes, pos: int) -> str:
+    """A short quote of what stands at ``pos``, for error messages."""
+    fragment = line[pos : pos + 16].decode("utf-8", "replace")
+    return f", found {fragment!r}" + ("..." if len(line) > pos + 16 else "")
+
+
 def _decode(raw: bytes, offset: int, what: str) -> str:
     try:
         return raw.decode("utf-8")
@@ -177,14 +183,15 @@ def _labels(line: bytes, pos: int) -> tuple[tuple[tuple[str, str], ...], int]:
             if pos >= end:
                 raise LineFault(pos, "unexpected end of line inside the label set; "
                                      "expected a label name or '}'")
-            raise LineFault(pos, "expected a label name or '}'")
+            raise LineFault(pos, f"expected a label name or '}}'{_found(line, pos)}")
         label = match.group().decode("ascii")
         if label in seen:
             raise LineFault(pos, f"duplicate label name {label!r}")
         seen.add(label)
         pos = _BLANKS.match(line, match.end()).end()  # type: ignore[union-attr]
         if pos >= end or line[pos] != 0x3D:  # "="
-            raise LineFault(pos, f"expected '=' after label name {label!r}")
+            raise LineFault(pos, f"expected '=' after label name {label!r}"
+                                 f"{_found(line, pos)}")
         pos = _BLANKS.match(line, pos + 1).end()  # type: ignore[union-attr]
         if pos >= end or line[pos] != 0x22:  # '"'
             raise LineFault(pos, f"the value of label {label!r} must start with '\"'")
@@ -204,7 +211,8 @@ def _labels(line: bytes, pos: int) -> tuple[tuple[tuple[str, str], ...], int]:
         if pos >= end:
             raise LineFault(pos, f"unexpected end of line after the value of label "
                                  f"{label!r}; expected ',' or '}}'")
-        raise LineFault(pos, f"expected ',' or '}}' after the value of label {label!r}")
+        raise LineFault(pos, f"expected ',' or '}}' after the value of label {label!r}"
+                             f"{_found(line, pos)}")
 
 
 def parse_value(token: bytes, offset: int) -> bytes:
@@ -232,7 +240,8 @@ def parse_sample_line(line: bytes) -> ParsedSample:
     end = len(line)
     match = _NAME.match(line)
     if match is None:
-        raise LineFault(0, "expected a metric name or '#' at the start of the line")
+        raise LineFault(0, "expected a metric name or '#' at the start of the line"
+                           f"{_found(line, 0)}")
     name = match.group().decode("ascii")
     pos = match.end()
     after_name = _BLANKS.match(line, pos).end()  # type: ignore[union-attr]
@@ -241,7 +250,7 @@ def parse_sample_line(line: bytes) -> ParsedSample:
         labels, pos = _labels(line, after_name + 1)
     elif after_name < end and pos == after_name:
         raise LineFault(pos, f"unexpected character after the metric name {name!r}; "
-                             "expected '{' or a blank")
+                             f"expected '{{' or a blank{_found(line, pos)}")
     series_end = pos
 
     # The value, then an optional timestamp, then an optional exemplar.
@@ -272,7 +281,7 @@ def parse_sample_line(line: bytes) -> ParsedSample:
         pos = _BLANKS.match(line, stamp_end).end()  # type: ignore[union-attr]
     if pos < end:
         if line[pos] != 0x23:
-            raise LineFault(pos, "unexpected text after the timestamp")
+            raise LineFault(pos, f"unexpected text after the timestamp{_found(line, pos)}")
         has_exemplar = True
     return ParsedSample(name, labels, value, timestamp, series_end, value_start,
                         has_exemplar)

@@ -152,6 +152,8 @@ class KeplerView:
         in_total: dtype bool: whether the row is a disjoint part of its workload's
             energy (False for the 0.10+ node active/idle split, which the node's own
             total already contains).
+        refused: Whole sentences about counters left out of the view because their
+            value cannot be energy (negative or NaN).
     """
 
     snapshot: Snapshot
@@ -164,6 +166,7 @@ class KeplerView:
     joules: npt.NDArray[np.float64]
     workload: tuple[Workload, ...]
     in_total: npt.NDArray[np.bool_]
+    refused: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -360,15 +363,34 @@ def kepler_view(snapshot: Snapshot, *, era: Era | None = None) -> KeplerView:
             in_total.append(rule.in_total)
     all_rows = np.concatenate(rows) if rows else np.empty(0, dtype=np.intp)
     joules = snapshot.values[all_rows] * np.asarray(scales, dtype=np.float64)
+    level_codes = np.asarray(levels, dtype=np.int8)
+    mode_codes = np.asarray(modes, dtype=np.int8)
+    state_codes = np.asarray(states, dtype=np.int8)
+    totals = np.asarray(in_total, dtype=np.bool_)
+
+    # An energy counter cannot be negative or NaN; such rows get no delta at all.
+    bad = ~(joules >= 0)
+    refused: list[str] = []
+    if bad.any():
+        for row in all_rows[bad][:20].tolist():
+            refused.append(f"{snapshot.series[row]} = {snapshot.values[row]!r} is not a "
+                           "valid energy counter and was left out.")
+        good = ~bad
+        all_rows, joules = all_rows[good], joules[good]
+        level_codes, mode_codes = level_codes[good], mode_codes[good]
+        state_codes, totals = state_codes[good], totals[good]
+        zones = [z for z, g in zip(zones, good.tolist(), strict=True) if g]
+        workloads = [w for w, g in zip(workloads, good.tolist(), strict=True) if g]
     return KeplerView(
         snapshot=snapshot,
         era=era,
         rows=all_rows,
-        level=np.asarray(levels, dtype=np.int8),
+        level=level_codes,
         zone=tuple(zones),
-        mode=np.asarray(modes, dtype=np.int8),
-        state=np.asarray(states, dtype=np.int8),
+        mode=mode_codes,
+        state=state_codes,
         joules=joules,
         workload=tuple(workloads),
-        in_total=np.asarray(in_total, dtype=np.bool_),
+        in_total=totals,
+        refused=tuple(refused),
     )

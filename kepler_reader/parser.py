@@ -444,7 +444,7 @@ def _check_duplicates(
                               "the repeat was dropped.")
         else:
             body.warn(number, f"Series {series} repeats line {seen} with another value "
-                              f"({values[row]!r} instead of {values[earlier]!r}); the "
+                              f"({float(values[row])!r} instead of {float(values[earlier])!r}); the "
                               "first was kept.")
 
 
@@ -464,7 +464,7 @@ def _assemble(body: _Body, scraped_at: float | None) -> Snapshot:
     if n and counters.any():
         negative = np.flatnonzero(counters[family_index] & (values < 0) & keep)
         for row in negative[:100]:
-            body.warn(body.row_lines[row], f"Negative counter value {values[row]!r} for "
+            body.warn(body.row_lines[row], f"Negative counter value {float(values[row])!r} for "
                                            f"{body.series[row]}.")
 
     stamps: npt.NDArray[np.int64] | None = None

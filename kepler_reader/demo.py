@@ -1,0 +1,134 @@
+"""A local stand-in for a Kepler endpoint, serving the bundled scrapes.
+
+:class:`ReplayExporter` binds 127.0.0.1 on a free port and answers ``GET /metrics``
+with one body after another, keeping the last one once the list is used up. The demo
+scrapes it twice over HTTP, through the same :func:`~kepler_reader.fetch` a real
+endpoint goes through.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Sequence
+from importlib import resources
+from types import TracebackType
+
+from .delta import EnergyDelta, diff
+from .scrape import scrape
+
+__all__ = ["BUNDLED_RELEASES", "ReplayExporter", "bundled_scrapes", "run_demo"]
+
+#: The Kepler releases whose scrape pairs ship with the package, oldest first.
+BUNDLED_RELEASES = ("v0.3", "v0.4", "v0.5.5", "v0.7.2", "v0.7.12", "v0.9.0", "v0.11")
+#: Seconds between the two bundled scrapes of each release.
+BUNDLED_INTERVAL_SECONDS = 3.0
+
+
+def bundled_scrapes(release: str) -> tuple[bytes, bytes]:
+    """The two bundled scrapes of ``release`` (3 s apart), as bytes.
+
+    Raises:
+        ValueError: ``release`` is not one of :data:`BUNDLED_RELEASES`.
+    """
+    if release not in BUNDLED_RELEASES:
+        raise ValueError(f"No bundled scrapes for {release!r}; choose one of "
+                         f"{', '.join(BUNDLED_RELEASES)}.")
+    folder = resources.files("kepler_reader") / "data"
+    first = (folder / f"{release}-node-a.prom").read_bytes()
+    second = (folder / f"{release}-node-a.t3.prom").read_bytes()
+    return first, second
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server looks up)
+        if self.path.split("?", 1)[0] != "/metrics":
+            self.send_error(404, "Only /metrics is served here.")
+            return
+        body = self.server.next_body()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        """Stay quiet: the demo's output is the table."""
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, bodies: Sequence[bytes]) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self._bodies = list(bodies)
+        self._served = 0
+        self._lock = threading.Lock()
+
+    def next_body(self) -> bytes:
+        with self._lock:
+            body = self._bodies[min(self._served, len(self._bodies) - 1)]
+            self._served += 1
+            return body
+
+
+class ReplayExporter:
+    """Serve ``bodies`` on ``http://127.0.0.1:PORT/metrics``, one per request.
+
+    Use as a context manager; the server thread stops on exit.
+
+    Args:
+        bodies: The bodies to serve in order; the last one repeats.
+    """
+
+    def __init__(self, bodies: Sequence[bytes]) -> None:
+        if not bodies:
+            raise ValueError("ReplayExporter needs at least one body.")
+        self._server = _Server(bodies)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="kepler-reader-replay", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The metrics URL of the running exporter."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/metrics"
+
+    def __enter__(self) -> ReplayExporter:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def run_demo(release: str = "v0.11", *, wait: bool = True) -> EnergyDelta:
+    """Scrape a local replay of ``release`` twice and compute per-pod energy.
+
+    Args:
+        release: One of :data:`BUNDLED_RELEASES`.
+        wait: Wait between the scrapes for as long as the bundled ones were apart
+            (3 s), and use the measured interval. With ``False`` the scrapes follow
+            each other at once and the bundled 3 s interval is used instead.
+
+    Returns:
+        The energy (J) and power (W) per pod, namespace and node.
+    """
+    bodies = bundled_scrapes(release)
+    with ReplayExporter(bodies) as exporter:
+        before = scrape(exporter.url)
+        if wait:
+            remaining = BUNDLED_INTERVAL_SECONDS - (time.time() - (before.scraped_at or 0))
+            time.sleep(max(remaining, 0.0))
+        after = scrape(exporter.url)
+    return diff(before, after, interval=None if wait else BUNDLED_INTERVAL_SECONDS)

@@ -1,0 +1,218 @@
+"""Scraping a Kepler endpoint over HTTP.
+
+:func:`fetch` gets the raw body with its arrival time; :func:`scrape` parses it. Both
+ask for the text format 0.0.4 explicitly, accept gzip, and turn every failure into one
+of the :class:`~kepler_reader.ScrapeError` subclasses, naming the URL. A body that did
+not arrive whole is an error, never a snapshot with fewer pods.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import attrs
+import requests
+
+from .dumps import redact_url
+from .exceptions import (
+    AuthenticationError,
+    EndpointUnreachableError,
+    HTTPStatusError,
+    IncompleteResponseError,
+    LimitExceededError,
+    NotAnExpositionError,
+    ScrapeError,
+    ScrapeTimeoutError,
+)
+from .parser import Parser
+from .snapshot import Snapshot
+
+__all__ = ["ACCEPT_TEXT", "DEFAULT_TIMEOUT_SECONDS", "Response", "fetch", "scrape"]
+
+log = logging.getLogger(__name__)
+
+#: The Accept header sent: the text format 0.0.4, anything else only as a fallback.
+ACCEPT_TEXT = "text/plain;version=0.0.4;q=1.0,*/*;q=0.1"
+#: Connect and read timeout, in seconds.
+DEFAULT_TIMEOUT_SECONDS = 10.0
+#: Largest body read, in bytes (after decompression), unless told otherwise.
+DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
+_CHUNK = 1 << 16
+
+
+@attrs.frozen(slots=True)
+class Response:
+    """A body as received from an endpoint.
+
+    Attributes:
+        url: The URL requested (credentials removed).
+        body: The body, decompressed.
+        scraped_at: When the response headers arrived, in seconds since the epoch.
+        content_type: The ``Content-Type`` header, or ``""`` when absent.
+        elapsed_seconds: Time from sending the request to the end of the body.
+    """
+
+    url: str
+    body: bytes
+    scraped_at: float
+    content_type: str
+    elapsed_seconds: float
+
+
+def _first_line(body: bytes) -> str:
+    line = body.strip().split(b"\n", 1)[0][:200]
+    return line.decode("utf-8", "replace")
+
+
+def _check_status(response: requests.Response, url: str) -> None:
+    if response.status_code == 200:
+        return
+    try:
+        start = next(response.iter_content(4096), b"")
+    except requests.exceptions.RequestException:
+        start = b""
+    excerpt = _first_line(start)
+    detail = f": {excerpt}" if excerpt else ""
+    kind = AuthenticationError if response.status_code in (401, 403) else HTTPStatusError
+    raise kind(f"{url} answered HTTP {response.status_code}{detail}", url=url,
+               status=response.status_code, body_excerpt=excerpt)
+
+
+def _check_content(body: bytes, content_type: str, url: str) -> None:
+    media = content_type.split(";", 1)[0].strip().lower()
+    head = body.lstrip()[:64].lower()
+    if media in ("text/html", "application/xhtml+xml") or head.startswith(
+        (b"<!doctype", b"<html")
+    ):
+        raise NotAnExpositionError(f"{url} sent an HTML response, probably a login or "
+                                   "proxy page, not metrics.", url=url)
+    if media == "application/json" or head.startswith((b"{", b"[")):
+        raise NotAnExpositionError(f"{url} sent JSON ({_first_line(body)[:80]}), not "
+                                   "metrics.", url=url)
+    if body and not body.endswith(b"\n"):
+        raise IncompleteResponseError(f"{url}: the body ends in the middle of a line "
+                                      f"after {len(body)} bytes; the response was cut "
+                                      "off.", url=url)
+
+
+def fetch(
+    url: str,
+    *,
+    session: requests.Session | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    headers: dict[str, str] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Response:
+    """Get the body of ``url``, checked to be a complete exposition.
+
+    Args:
+        url: The metrics URL, e.g. ``http://127.0.0.1:28282/metrics``.
+        session: A ``requests`` session to reuse (keep-alive); a new one by default.
+        timeout: Connect and read timeout, in seconds.
+        headers: Extra request headers (they override the defaults).
+        max_body_bytes: Largest body accepted, in bytes after decompression.
+
+    Returns:
+        The response body with its arrival time.
+
+    Raises:
+        EndpointUnreachableError: Connection refused, DNS failure, reset.
+        ScrapeTimeoutError: No connection or no answer within ``timeout``.
+        AuthenticationError: HTTP 401 or 403.
+        HTTPStatusError: Any other status than 200.
+        NotAnExpositionError: An HTML or JSON body.
+        IncompleteResponseError: The body was cut off.
+        LimitExceededError: The body is larger than ``max_body_bytes``.
+    """
+    shown = redact_url(url)
+    request_headers = {"Accept": ACCEPT_TEXT, "Accept-Encoding": "gzip"}
+    request_headers.update(headers or {})
+    own = session is None
+    http = session or requests.Session()
+    started = time.monotonic()
+    try:
+        with http.get(url, headers=request_headers, timeout=timeout,
+                      stream=True) as response:
+            scraped_at = time.time()
+            if response.status_code != 200:
+                _check_status(response, shown)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(_CHUNK):
+                size += len(chunk)
+                if size > max_body_bytes:
+                    raise LimitExceededError(
+                        f"{shown}: the body exceeds max_body_bytes={max_body_bytes}.",
+                        limit="max_body_bytes", value=max_body_bytes)
+                chunks.append(chunk)
+            content_type = response.headers.get("Content-Type", "")
+    except requests.exceptions.ConnectTimeout as error:
+        raise ScrapeTimeoutError(f"{shown}: no connection within {timeout} s.",
+                                 url=shown) from error
+    except requests.exceptions.ReadTimeout as error:
+        raise ScrapeTimeoutError(f"{shown}: no answer within {timeout} s.",
+                                 url=shown) from error
+    except requests.exceptions.ChunkedEncodingError as error:
+        raise IncompleteResponseError(f"{shown}: the response ended before its body "
+                                      f"did ({_cause(error)}).", url=shown) from error
+    except requests.exceptions.ContentDecodingError as error:
+        raise IncompleteResponseError(f"{shown}: the compressed body is corrupt "
+                                      f"({_cause(error)}).", url=shown) from error
+    except requests.exceptions.ConnectionError as error:
+        raise EndpointUnreachableError(f"{shown} is unreachable ({_cause(error)}).",
+                                       url=shown) from error
+    except requests.exceptions.RequestException as error:
+        raise ScrapeError(f"{shown}: the request failed ({_cause(error)}).",
+                          url=shown) from error
+    finally:
+        if own:
+            http.close()
+    body = b"".join(chunks)
+    _check_content(body, content_type, shown)
+    elapsed = time.monotonic() - started
+    log.debug("scraped %s: %d bytes in %.1f ms", shown, len(body), elapsed * 1000)
+    return Response(shown, body, scraped_at, content_type, elapsed)
+
+
+def _cause(error: BaseException) -> str:
+    """The innermost message of a requests/urllib3 error chain, kept short."""
+    inner: BaseException = error
+    while inner.args and isinstance(inner.args[0], BaseException):
+        inner = inner.args[0]
+    text = str(inner) or type(inner).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def scrape(
+    url: str,
+    *,
+    session: requests.Session | None = None,
+    parser: Parser | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    lenient: bool = False,
+    headers: dict[str, str] | None = None,
+) -> Snapshot:
+    """Scrape ``url`` once and parse the body.
+
+    Args:
+        url: The metrics URL.
+        session: A ``requests`` session to reuse (keep-alive).
+        parser: A warm :class:`~kepler_reader.Parser` for this endpoint (one is made
+            per call by default; reuse one when scraping repeatedly).
+        timeout: Connect and read timeout, in seconds.
+        lenient: Skip bad lines instead of raising.
+        headers: Extra request headers.
+
+    Returns:
+        The snapshot, with ``scraped_at`` (seconds since the epoch) taken when the
+        response arrived and ``source`` set to the URL.
+
+    Raises:
+        ScrapeError: Any of its subclasses, as :func:`fetch` documents.
+        ParseError: The body is not valid exposition text (strict mode).
+    """
+    response = fetch(url, session=session, timeout=timeout, headers=headers)
+    parser = parser or Parser(lenient=lenient)
+    return parser.parse(response.body, source=response.url,
+                        scraped_at=response.scraped_at, lenient=lenient)
