@@ -33,7 +33,7 @@ import argparse
 import hashlib
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -74,21 +74,70 @@ _LINES_PER_CONTAINER = 2 * len(ZONES)
 _LINES_PER_PROCESS = 2 * len(ZONES) + 1
 
 _NAMESPACES = (
-    "kube-system", "monitoring", "flux-system", "cert-manager", "ingress-nginx",
-    "shop", "payments", "search", "analytics", "batch", "data", "auth", "media",
-    "notifications", "ml-serving", "ci-runners", "logging", "storage",
-)  # fmt: skip
+    "kube-system",
+    "monitoring",
+    "flux-system",
+    "cert-manager",
+    "ingress-nginx",
+    "shop",
+    "payments",
+    "search",
+    "analytics",
+    "batch",
+    "data",
+    "auth",
+    "media",
+    "notifications",
+    "ml-serving",
+    "ci-runners",
+    "logging",
+    "storage",
+)
 _APPS = (
-    "api", "web", "worker", "postgres", "redis", "kafka", "zookeeper", "nginx",
-    "envoy", "coredns", "fluent-bit", "prometheus", "grafana", "loki", "tempo",
-    "checkout", "cart", "catalog", "recommender", "indexer", "scheduler", "ingest",
-    "transcoder", "mailer", "gateway", "controller", "operator", "exporter",
-)  # fmt: skip
+    "api",
+    "web",
+    "worker",
+    "postgres",
+    "redis",
+    "kafka",
+    "zookeeper",
+    "nginx",
+    "envoy",
+    "coredns",
+    "fluent-bit",
+    "prometheus",
+    "grafana",
+    "loki",
+    "tempo",
+    "checkout",
+    "cart",
+    "catalog",
+    "recommender",
+    "indexer",
+    "scheduler",
+    "ingest",
+    "transcoder",
+    "mailer",
+    "gateway",
+    "controller",
+    "operator",
+    "exporter",
+)
 _SIDECARS = ("istio-proxy", "log-shipper", "metrics-agent", "config-reloader")
 _HOST_COMMS = (
-    "systemd", "containerd", "kubelet", "sshd", "journald", "chronyd", "irqbalance",
-    "multipathd", "udevd", "rsyslogd", "dbus-daemon", "kworker",
-)  # fmt: skip
+    "systemd",
+    "containerd",
+    "kubelet",
+    "sshd",
+    "journald",
+    "chronyd",
+    "irqbalance",
+    "multipathd",
+    "udevd",
+    "rsyslogd",
+    "dbus-daemon",
+    "kworker",
+)
 _WORKER_COMMS = ("python3", "node", "java", "sh", "bash", "gunicorn", "uwsgi")
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -102,7 +151,7 @@ _HELP = {
 
 
 def go_float(value: float) -> str:
-    """Spell ``value`` as client_golang does: Go ``strconv.FormatFloat(v, 'g', -1, 64)``.
+    """Spell ``value`` as client_golang does (Go ``FormatFloat(v, 'g', -1, 64)``).
 
     Shortest round-trip digits (the same digits as Python's ``repr``), in exponent
     form when the decimal exponent is below -4 or at least 6 (Go's rule for the
@@ -161,7 +210,9 @@ def _number(digest: bytes, start: int) -> int:
 
 
 def _name_suffix(digest: bytes, start: int, length: int) -> str:
-    return "".join(_NAME_CHARS[b % len(_NAME_CHARS)] for b in digest[start : start + length])
+    return "".join(
+        _NAME_CHARS[b % len(_NAME_CHARS)] for b in digest[start : start + length]
+    )
 
 
 def _uuid(digest: bytes) -> str:
@@ -185,8 +236,8 @@ class Energy:
     def from_digest(cls, digest: bytes, scale: int) -> Energy:
         """Draw a start value and a skewed rate (most workloads are nearly idle)."""
         spread = _number(digest, 24) % 1000
-        rate = 1 + spread * spread * scale // 50
-        return cls(base_uj=_number(digest, 28) * scale, rate_uj=rate)
+        rate = 1 + spread * spread * scale // 2
+        return cls(base_uj=_number(digest, 28) * scale * 10, rate_uj=rate)
 
     def at(self, tick: int, zone: str) -> int:
         """The counter of ``zone`` at ``tick``, in microjoules."""
@@ -227,7 +278,7 @@ class Container:
 
 @dataclass(frozen=True, slots=True)
 class Pod:
-    """One pod; ``job`` is the tick a Job pod started at, ``None`` for long-lived pods."""
+    """One pod; ``job`` is the tick a Job pod started at, ``None`` if long-lived."""
 
     pod_id: str
     name: str
@@ -269,12 +320,12 @@ class Node:
     print_processes: bool = True
 
     def jobs(self, tick: int) -> list[tuple[Pod, Process]]:
-        """The Job pods printed at ``tick`` (running or terminated), with their process."""
-        out = []
-        for start in range(tick - _JOB_TICKS, tick + 1):
-            for k in range(self.jobs_per_tick):
-                out.append(_job(self.seed, start, k, self.jobs_per_tick))
-        return out
+        """The Job pods printed at ``tick`` (running or terminated), with processes."""
+        return [
+            _job(self.seed, start, k, self.jobs_per_tick)
+            for start in range(tick - _JOB_TICKS, tick + 1)
+            for k in range(self.jobs_per_tick)
+        ]
 
 
 def _job(seed: int, start: int, k: int, per_tick: int) -> tuple[Pod, Process]:
@@ -296,7 +347,9 @@ def _job(seed: int, start: int, k: int, per_tick: int) -> tuple[Pod, Process]:
     return pod, process
 
 
-def node_model(*, pods: int, processes: int, seed: int = 0, jobs_per_tick: int = 1) -> Node:
+def node_model(
+    *, pods: int, processes: int, seed: int = 0, jobs_per_tick: int = 1
+) -> Node:
     """Invent a node with ``pods`` long-lived pods and ``processes`` processes.
 
     Pods have one to three containers; a twentieth of the processes belong to the
@@ -315,7 +368,9 @@ def node_model(*, pods: int, processes: int, seed: int = 0, jobs_per_tick: int =
         for c in range(1 + d[16] % 3):
             dc = _digest(seed, f"container{c}", i)
             cname = app if c == 0 else _SIDECARS[(d[17] + c) % len(_SIDECARS)]
-            own.append(Container(dc.hex(), cname, "containerd", Energy.from_digest(dc, 8)))
+            own.append(
+                Container(dc.hex(), cname, "containerd", Energy.from_digest(dc, 8))
+            )
         containers.extend(own)
         built.append(Pod(_uuid(d), name, namespace, tuple(own)))
 
@@ -346,18 +401,20 @@ def node_model(*, pods: int, processes: int, seed: int = 0, jobs_per_tick: int =
 
 def _fixed_lines(print_processes: bool) -> int:
     """Lines that do not depend on the number of workloads."""
-    families = 6 if print_processes else 4
-    return len(_render_fixed(0)) + 2 * families
+    families = 7 if print_processes else 4
+    return sum(len(block) for _, block in _render_fixed(0)) + 2 * families
 
 
 def node_for_lines(lines: int, *, seed: int = 0, process_share: float = 0.6) -> Node:
-    """Size a node so that its body has about ``lines`` lines (see the module docstring).
+    """Size a node whose body has about ``lines`` lines (see the module docstring).
 
     Raises:
         ValueError: ``process_share`` is not between 0 and 1, or ``lines`` is negative.
     """
     if not 0.0 <= process_share <= 1.0:
-        raise ValueError(f"process_share must be between 0 and 1, not {process_share!r}.")
+        raise ValueError(
+            f"process_share must be between 0 and 1, not {process_share!r}."
+        )
     if lines < 0:
         raise ValueError(f"lines must not be negative, not {lines!r}.")
     free = max(0, lines - _fixed_lines(process_share > 0))
@@ -367,10 +424,10 @@ def node_for_lines(lines: int, *, seed: int = 0, process_share: float = 0.6) -> 
     pod_lines = _LINES_PER_POD + 2 * _LINES_PER_CONTAINER
     estimate = rest // pod_lines
     jobs_per_tick = max(1, estimate * _JOB_PER_MILLE // 1000) if estimate else 0
-    job_lines = (_JOB_TICKS + 1) * jobs_per_tick
-    rest -= job_lines * (_LINES_PER_POD + _LINES_PER_CONTAINER)
+    job_pods = (_JOB_TICKS + 1) * jobs_per_tick
+    rest -= job_pods * (_LINES_PER_POD + _LINES_PER_CONTAINER)
     if process_share > 0:
-        processes = max(1, processes - job_lines)
+        processes = max(1, processes - job_pods)
 
     # Add pods whole, with the container counts node_model will give them.
     pods = 0
@@ -383,154 +440,276 @@ def node_for_lines(lines: int, *, seed: int = 0, process_share: float = 0.6) -> 
         pods += 1
     if process_share > 0 and rest >= _LINES_PER_PROCESS:
         processes += rest // _LINES_PER_PROCESS
-    node = node_model(pods=pods, processes=processes if process_share > 0 else 0,
-                      seed=seed, jobs_per_tick=jobs_per_tick)  # fmt: skip
-    return node
+    return node_model(
+        pods=pods,
+        processes=processes if process_share > 0 else 0,
+        seed=seed,
+        jobs_per_tick=jobs_per_tick,
+    )
 
 
 # -- printing ------------------------------------------------------------------------
 
+#: One family as printed: its name and its lines (HELP, TYPE, samples).
+Block = tuple[str, list[str]]
 
-def _family(name: str, kind: str, help_text: str, samples: Iterator[str]) -> list[str]:
-    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *samples]
+
+def _family(name: str, kind: str, help_text: str, samples: Iterable[str]) -> Block:
+    return name, [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *samples]
 
 
-def _render_fixed(tick: int) -> list[str]:
-    """The go_*, build-info, node and promhttp families, header lines included."""
-    out: list[str] = []
+def _render_fixed(tick: int) -> list[Block]:
+    """The go_*, build-info, node and promhttp families."""
     gc = 27_000 + 9 * tick
-    quantiles = (("0", 2.1e-05), ("0.25", 4.3e-05), ("0.5", 5.6e-05),
-                 ("0.75", 8.2e-05), ("1", 0.0041))  # fmt: skip
-    out += _family(
-        "go_gc_duration_seconds", "summary",
-        "A summary of the wall-time pause (stop-the-world) duration in garbage "
-        "collection cycles.",
-        iter([
-            *(f'go_gc_duration_seconds{{quantile="{q}"}} {go_float(v)}'
-              for q, v in quantiles),
-            f"go_gc_duration_seconds_sum {go_float(gc * 0.00027)}",
-            f"go_gc_duration_seconds_count {gc}",
-        ]),
-    )  # fmt: skip
+    quantiles = (
+        ("0", 2.1e-05),
+        ("0.25", 4.3e-05),
+        ("0.5", 5.6e-05),
+        ("0.75", 8.2e-05),
+        ("1", 0.0041),
+    )
+    gc_samples = [
+        f'go_gc_duration_seconds{{quantile="{q}"}} {go_float(v)}' for q, v in quantiles
+    ]
+    gc_samples.append(f"go_gc_duration_seconds_sum {go_float(gc * 0.00027)}")
+    gc_samples.append(f"go_gc_duration_seconds_count {gc}")
+    blocks = [
+        _family(
+            "go_gc_duration_seconds",
+            "summary",
+            "A summary of the wall-time pause (stop-the-world) duration in garbage "
+            "collection cycles.",
+            gc_samples,
+        ),
+        _family(
+            "go_info",
+            "gauge",
+            "Information about the Go environment.",
+            ['go_info{version="go1.24.12"} 1'],
+        ),
+        _family(
+            "go_memstats_alloc_bytes_total",
+            "counter",
+            "Total number of bytes allocated in heap until now.",
+            [f"go_memstats_alloc_bytes_total {go_float(2.1e12 + 7.3e7 * tick)}"],
+        ),
+        _family(
+            "kepler_build_info",
+            "gauge",
+            "A metric with a constant '1' value labeled with version information",
+            [
+                'kepler_build_info{arch="amd64",branch="HEAD",goversion="go1.24.12",'
+                'revision="cdef4739",version="v0.11.4"} 1'
+            ],
+        ),
+        _family(
+            "promhttp_metric_handler_errors_total",
+            "counter",
+            "Total number of internal errors encountered by the promhttp metric "
+            "handler.",
+            [
+                'promhttp_metric_handler_errors_total{cause="encoding"} 0',
+                'promhttp_metric_handler_errors_total{cause="gathering"} 0',
+            ],
+        ),
+    ]
     go_gauges = (
         ("go_gc_gogc_percent", "Heap size target percentage (GOGC).", 100.0),
-        ("go_goroutines", "Number of goroutines that currently exist.", 41.0 + tick % 5),
-        ("go_memstats_alloc_bytes", "Number of bytes allocated in heap and currently "
-         "in use.", 19_877_104.0 + 4096 * (tick % 97)),
-        ("go_memstats_heap_objects", "Number of currently allocated objects.",
-         118_342.0 + tick % 1000),
+        (
+            "go_goroutines",
+            "Number of goroutines that currently exist.",
+            41.0 + tick % 5,
+        ),
+        (
+            "go_memstats_alloc_bytes",
+            "Number of bytes allocated in heap and currently in use.",
+            19_877_104.0 + 4096 * (tick % 97),
+        ),
+        (
+            "go_memstats_heap_objects",
+            "Number of currently allocated objects.",
+            118_342.0 + tick % 1000,
+        ),
         ("go_sched_gomaxprocs_threads", "The current runtime.GOMAXPROCS setting.", 8.0),
         ("go_threads", "Number of OS threads created.", 14.0),
-    )  # fmt: skip
+    )
     for name, help_text, value in go_gauges:
-        out += _family(name, "gauge", help_text, iter([f"{name} {go_float(value)}"]))
-    out += _family("go_info", "gauge", "Information about the Go environment.",
-                   iter(['go_info{version="go1.24.12"} 1']))  # fmt: skip
-    out += _family(
-        "go_memstats_alloc_bytes_total", "counter",
-        "Total number of bytes allocated in heap until now.",
-        iter([f"go_memstats_alloc_bytes_total {go_float(2.1e12 + 7.3e7 * tick)}"]),
-    )  # fmt: skip
-    out += _family(
-        "kepler_build_info", "gauge",
-        "A metric with a constant '1' value labeled with version information",
-        iter(['kepler_build_info{arch="amd64",branch="HEAD",goversion="go1.24.12",'
-              'revision="cdef4739",version="v0.11.4"} 1']),
-    )  # fmt: skip
-    out += _render_node(tick)
-    out += _family(
-        "promhttp_metric_handler_errors_total", "counter",
-        "Total number of internal errors encountered by the promhttp metric handler.",
-        iter(['promhttp_metric_handler_errors_total{cause="encoding"} 0',
-              'promhttp_metric_handler_errors_total{cause="gathering"} 0']),
-    )  # fmt: skip
-    return out
+        blocks.append(_family(name, "gauge", help_text, [f"{name} {go_float(value)}"]))
+    return blocks + _render_node(tick)
 
 
-def _render_node(tick: int) -> list[str]:
-    # Zones in the order of their sysfs path (the first label value that differs).
+def _render_node(tick: int) -> list[Block]:
+    # Zones in the order of their sysfs path, the first label value that differs.
     by_path = sorted(ZONES, key=_ZONE_PATH.__getitem__)
-    package_uj = {"active": 5_692_208_431_127, "idle": 12_411_923_007_761}
+    start_uj = {"active": 5_692_208_431_127, "idle": 12_411_923_007_761}
     rate_uj = {"active": 47_470_318, "idle": 108_104_674}
-    raw_uj = 183_456_789_012 + 157_140_318 * tick
+    wobble = 1 + 0.003 * (tick % 7)
 
     def labels(zone: str) -> str:
         return f'node_name="{_NODE}",path="{_ZONE_PATH[zone]}",zone="{zone}"'
 
-    def zone_uj(total: int, zone: str) -> int:
-        return total * _ZONE_PPM[zone] // 1_000_000
+    def counter(name: str, help_text: str, total_uj: int) -> Block:
+        return _family(
+            name,
+            "counter",
+            help_text,
+            (
+                f"{name}{{{labels(z)}}} {_joules(total_uj * _ZONE_PPM[z] // 1_000_000)}"
+                for z in by_path
+            ),
+        )
 
-    out: list[str] = []
+    def gauge(name: str, help_text: str, package_watts: float) -> Block:
+        return _family(
+            name,
+            "gauge",
+            help_text,
+            (
+                f"{name}{{{labels(z)}}} {go_float(package_watts * _ZONE_PPM[z] / 1e6)}"
+                for z in by_path
+            ),
+        )
+
+    blocks = []
     for part in ("active", "idle"):
-        total = package_uj[part] + rate_uj[part] * tick
-        name = f"kepler_node_cpu_{part}_joules_total"
-        out += _family(name, "counter",
-                       f"Energy consumption of cpu in {part} state at node level in joules",
-                       (f"{name}{{{labels(z)}}} {_joules(zone_uj(total, z))}"
-                        for z in by_path))  # fmt: skip
-        name = f"kepler_node_cpu_{part}_watts"
-        watts = rate_uj[part] / 1e6 / INTERVAL_SECONDS * (1 + 0.003 * (tick % 7))
-        out += _family(name, "gauge",
-                       f"Power consumption of cpu in {part} state at node level in watts",
-                       (f"{name}{{{labels(z)}}} "
-                        f"{go_float(watts * _ZONE_PPM[z] / 1e6)}" for z in by_path))  # fmt: skip
+        blocks.append(
+            counter(
+                f"kepler_node_cpu_{part}_joules_total",
+                f"Energy consumption of cpu in {part} state at node level in joules",
+                start_uj[part] + rate_uj[part] * tick,
+            )
+        )
+        blocks.append(
+            gauge(
+                f"kepler_node_cpu_{part}_watts",
+                f"Power consumption of cpu in {part} state at node level in watts",
+                rate_uj[part] / 1e6 / INTERVAL_SECONDS * wobble,
+            )
+        )
+    blocks.append(
+        counter(
+            "kepler_node_cpu_joules_total",
+            "Energy consumption of cpu at node level in joules",
+            183_456_789_012 + 157_140_318 * tick,
+        )
+    )
+    blocks.append(
+        gauge(
+            "kepler_node_cpu_watts",
+            "Power consumption of cpu at node level in watts",
+            157.140318 / INTERVAL_SECONDS * wobble,
+        )
+    )
     model = "Intel(R) Xeon(R) E-2234 CPU @ 3.60GHz"
     cpus = sorted((str(p % (_CPUS // 2)), str(p)) for p in range(_CPUS))
-    out += _family("kepler_node_cpu_info", "gauge", "CPU information from procfs",
-                   (f'kepler_node_cpu_info{{core_id="{core}",model_name="{model}",'
-                    f'physical_id="0",processor="{p}",vendor_id="GenuineIntel"}} 1'
-                    for core, p in cpus))  # fmt: skip
-    name = "kepler_node_cpu_joules_total"
-    out += _family(name, "counter", "Energy consumption of cpu at node level in joules",
-                   (f"{name}{{{labels(z)}}} {_joules(zone_uj(raw_uj, z))}"
-                    for z in by_path))  # fmt: skip
+    blocks.append(
+        _family(
+            "kepler_node_cpu_info",
+            "gauge",
+            "CPU information from procfs",
+            (
+                f'kepler_node_cpu_info{{core_id="{core}",model_name="{model}",'
+                f'physical_id="0",processor="{p}",vendor_id="GenuineIntel"}} 1'
+                for core, p in cpus
+            ),
+        )
+    )
     ratio = 0.30512820512820515 + 0.001 * (tick % 13)
-    out += _family("kepler_node_cpu_usage_ratio", "gauge",
-                   "CPU usage ratio of a node (value between 0.0 and 1.0)",
-                   iter([f'kepler_node_cpu_usage_ratio{{node_name="{_NODE}"}} '
-                         f"{go_float(ratio)}"]))  # fmt: skip
-    name = "kepler_node_cpu_watts"
-    watts = 157.140318 / INTERVAL_SECONDS * (1 + 0.003 * (tick % 7))
-    out += _family(name, "gauge", "Power consumption of cpu at node level in watts",
-                   (f"{name}{{{labels(z)}}} {go_float(watts * _ZONE_PPM[z] / 1e6)}"
-                    for z in by_path))  # fmt: skip
-    return out
+    blocks.append(
+        _family(
+            "kepler_node_cpu_usage_ratio",
+            "gauge",
+            "CPU usage ratio of a node (value between 0.0 and 1.0)",
+            [f'kepler_node_cpu_usage_ratio{{node_name="{_NODE}"}} {go_float(ratio)}'],
+        )
+    )
+    return blocks
 
 
-def _zone_lines(
-    name: str, prefix: str, suffix: str, energy: Energy, shown: int, tick: int, joules: bool
-) -> Iterator[str]:
-    """The four zone samples of one workload in one family."""
-    for zone in ZONES:
-        if joules:
-            value = _joules(energy.at(shown, zone))
-        else:
-            value = go_float(energy.watts(shown, zone))
-        yield f'{name}{{{prefix}{suffix}zone="{zone}"}} {value}'
+#: One workload in a joules/watts family pair: sort key, the labels up to and
+#: including ``state``, the labels between ``state`` and ``zone``, its energy, and
+#: the tick whose values are printed.
+_Row = tuple[tuple[str, ...], str, str, Energy, int]
 
 
-def _workload_families(
-    level: str,
-    rows: Sequence[tuple[tuple[str, ...], str, str, Energy, int]],
-    tick: int,
-) -> list[str]:
-    """Print the joules and watts families of one level.
+def _workload_families(level: str, rows: list[_Row]) -> list[Block]:
+    """The ``kepler_<level>_cpu_joules_total`` and ``..._watts`` families."""
+    rows.sort(key=lambda row: row[0])
+    energy_name = f"kepler_{level}_cpu_joules_total"
+    power_name = f"kepler_{level}_cpu_watts"
+    energy = [
+        f"# HELP {energy_name} Energy consumption of cpu at {level} level in joules",
+        f"# TYPE {energy_name} counter",
+    ]
+    power = [
+        f"# HELP {power_name} Power consumption of cpu at {level} level in watts",
+        f"# TYPE {power_name} gauge",
+    ]
+    for _, head, middle, use, shown in rows:
+        for zone in ZONES:
+            labels = f'{head}{middle}zone="{zone}"'
+            energy.append(f"{energy_name}{{{labels}}} {_joules(use.at(shown, zone))}")
+            power.append(f"{power_name}{{{labels}}} {go_float(use.watts(shown, zone))}")
+    return [(energy_name, energy), (power_name, power)]
 
-    Each row is (sort key, labels before ``zone`` up to ``state``, labels between
-    ``state`` and ``zone``, energy, tick whose values are shown).
-    """
-    ordered = sorted(rows, key=lambda row: row[0])
-    out: list[str] = []
-    for joules, suffix, kind, text in (
-        (True, "joules_total", "counter", _HELP["energy"]),
-        (False, "watts", "gauge", _HELP["power"]),
-    ):
-        name = f"kepler_{level}_cpu_{suffix}"
-        out.append(f"# HELP {name} {text.format(level=level)}")
-        out.append(f"# TYPE {name} {kind}")
-        for _, prefix, middle, energy, shown in ordered:
-            out.extend(_zone_lines(name, prefix, middle, energy, shown, tick, joules))
-    return out
+
+def _render_pods(pods: Sequence[tuple[Pod, str, int]]) -> list[Block]:
+    container_rows: list[_Row] = []
+    pod_rows: list[_Row] = []
+    for pod, state, shown in pods:
+        for c in pod.containers:
+            head = (
+                f'container_id="{c.container_id}",container_name="{c.name}",'
+                f'node_name="{_NODE}",pod_id="{pod.pod_id}",runtime="{c.runtime}",'
+                f'state="{state}",'
+            )
+            key: tuple[str, ...] = (c.container_id, c.name, _NODE, pod.pod_id)
+            container_rows.append(((*key, c.runtime, state), head, "", c.energy, shown))
+        total = Energy(
+            sum(c.energy.base_uj for c in pod.containers),
+            sum(c.energy.rate_uj for c in pod.containers),
+        )
+        head = (
+            f'node_name="{_NODE}",pod_id="{pod.pod_id}",pod_name="{pod.name}",'
+            f'pod_namespace="{pod.namespace}",state="{state}",'
+        )
+        key = (_NODE, pod.pod_id, pod.name, pod.namespace, state)
+        pod_rows.append((key, head, "", total, shown))
+    return _workload_families("container", container_rows) + _workload_families(
+        "pod", pod_rows
+    )
+
+
+def _render_processes(processes: Sequence[tuple[Process, str, int]]) -> list[Block]:
+    rows: list[_Row] = []
+    seconds: list[tuple[tuple[str, ...], str, float]] = []
+    for p, state, shown in processes:
+        head = (
+            f'comm="{p.comm}",container_id="{p.container_id}",exe="{p.exe}",'
+            f'node_name="{_NODE}",pid="{p.pid}",'
+        )
+        middle = f'type="{p.type}",vm_id="",'
+        key = (p.comm, p.container_id, p.exe, _NODE, str(p.pid))
+        rows.append(
+            (
+                (*key, state, p.type, ""),
+                f'{head}state="{state}",',
+                middle,
+                p.energy,
+                shown,
+            )
+        )
+        used = (p.cpu_centiseconds + (p.energy.rate_uj % 300) * shown) / 100
+        seconds.append(((*key, p.type, ""), f"{head}{middle[:-1]}", used))
+    seconds.sort(key=lambda row: row[0])
+    name = "kepler_process_cpu_seconds_total"
+    block = _family(
+        name,
+        "counter",
+        "Total user and system time of cpu at process level in seconds",
+        (f"{name}{{{labels}}} {go_float(used)}" for _, labels, used in seconds),
+    )
+    return [*_workload_families("process", rows), block]
 
 
 def render(node: Node, tick: int = 0) -> bytes:
@@ -541,84 +720,21 @@ def render(node: Node, tick: int = 0) -> bytes:
     """
     if tick < 0:
         raise ValueError(f"tick must not be negative, not {tick!r}.")
-    jobs = node.jobs(tick)
-    pods: list[tuple[Pod, str, int]] = [(p, "running", tick) for p in node.pods]
-    processes: list[tuple[Process, str, int]] = [
-        (p, "running", tick) for p in node.processes
-    ]
-    for pod, process in jobs:
+    pods = [(p, "running", tick) for p in node.pods]
+    processes = [(p, "running", tick) for p in node.processes]
+    for pod, process in node.jobs(tick):
         state = pod.state(tick)
         if state is not None:
             shown = pod.frozen_tick(tick)
             pods.append((pod, state, shown))
             processes.append((process, state, shown))
 
-    node_line = f'node_name="{_NODE}",'
-    container_rows = []
-    pod_rows = []
-    for pod, state, shown in pods:
-        for c in pod.containers:
-            prefix = (f'container_id="{c.container_id}",container_name="{c.name}",'
-                      f'{node_line}pod_id="{pod.pod_id}",runtime="{c.runtime}",'
-                      f'state="{state}",')  # fmt: skip
-            key = (c.container_id, c.name, _NODE, pod.pod_id, c.runtime, state)
-            container_rows.append((key, prefix, "", c.energy, shown))
-        total = Energy(sum(c.energy.base_uj for c in pod.containers),
-                       sum(c.energy.rate_uj for c in pod.containers))  # fmt: skip
-        prefix = (f'{node_line}pod_id="{pod.pod_id}",pod_name="{pod.name}",'
-                  f'pod_namespace="{pod.namespace}",state="{state}",')  # fmt: skip
-        key = (_NODE, pod.pod_id, pod.name, pod.namespace, state)
-        pod_rows.append((key, prefix, "", total, shown))
-
-    lines = _render_fixed(tick)
-    lines += _workload_families("container", container_rows, tick)
-    lines += _workload_families("pod", pod_rows, tick)
+    blocks = _render_fixed(tick) + _render_pods(pods)
     if node.print_processes:
-        lines += _render_processes(processes, tick)
-    lines.sort(key=_family_of)
+        blocks += _render_processes(processes)
+    blocks.sort(key=lambda block: block[0])
+    lines = [line for _, block in blocks for line in block]
     return ("\n".join(lines) + "\n").encode()
-
-
-def _render_processes(processes: Sequence[tuple[Process, str, int]], tick: int) -> list[str]:
-    rows = []
-    seconds = []
-    for p, state, shown in processes:
-        head = (f'comm="{p.comm}",container_id="{p.container_id}",exe="{p.exe}",'
-                f'node_name="{_NODE}",pid="{p.pid}",')  # fmt: skip
-        middle = f'type="{p.type}",vm_id="",'
-        key = (p.comm, p.container_id, p.exe, _NODE, str(p.pid), state, p.type, "")
-        rows.append((key, f'{head}state="{state}",', middle, p.energy, shown))
-        used = (p.cpu_centiseconds + (p.energy.rate_uj % 300) * shown) / 100
-        seconds.append(((*key[:5], p.type, ""), f"{head}{middle[:-1]}", used))
-    out = _workload_families("process", rows, tick)
-    name = "kepler_process_cpu_seconds_total"
-    out.append(f"# HELP {name} Total user and system time of cpu at process level "
-               "in seconds")  # fmt: skip
-    out.append(f"# TYPE {name} counter")
-    for _, labels, used in sorted(seconds, key=lambda row: row[0]):
-        out.append(f"{name}{{{labels}}} {go_float(used)}")
-    return out
-
-
-def _family_of(line: str) -> tuple[str, int]:
-    """Sort key that puts families in name order and keeps each family's own order.
-
-    Python's sort is stable, so only the family name and the rank of the header
-    lines (HELP, TYPE, then samples) are compared.
-    """
-    if line.startswith("# HELP "):
-        return _base(line[7:].split(" ", 1)[0]), 0
-    if line.startswith("# TYPE "):
-        return _base(line[7:].split(" ", 1)[0]), 1
-    end = line.find("{")
-    name = line[:end] if end >= 0 else line.split(" ", 1)[0]
-    return _base(name), 2
-
-
-def _base(name: str) -> str:
-    if name.startswith("go_gc_duration_seconds"):
-        return "go_gc_duration_seconds"
-    return name
 
 
 def kepler_body(
@@ -647,21 +763,25 @@ def kepler_body(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write one body to a file or to standard output."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else ""
+    )
     parser.add_argument("lines", type=int, help="target number of lines, e.g. 100000")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tick", type=int, default=0)
     parser.add_argument("--process-share", type=float, default=0.6)
     parser.add_argument("-o", "--output", help="file to write (default: stdout)")
     args = parser.parse_args(argv)
-    body = kepler_body(args.lines, seed=args.seed, process_share=args.process_share,
-                       tick=args.tick)  # fmt: skip
+    body = kepler_body(
+        args.lines, seed=args.seed, process_share=args.process_share, tick=args.tick
+    )
     if args.output:
         with open(args.output, "wb") as out:
             out.write(body)
     else:
         sys.stdout.buffer.write(body)
-    print(f"{body.count(b'\n')} lines, {len(body)} bytes", file=sys.stderr)
+    lines = body.count(b"\n")
+    print(f"{lines} lines, {len(body)} bytes", file=sys.stderr)
     return 0
 
 

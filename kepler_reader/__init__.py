@@ -16,7 +16,15 @@ pod, namespace and node between two scrapes::
 from __future__ import annotations
 
 from ._version import __version__
-from .delta import CounterDeltas, EnergyDelta, NamespaceEnergy, NodeEnergy, PodEnergy, diff
+from .delta import (
+    CounterDeltas,
+    EnergyDelta,
+    NamespaceEnergy,
+    NodeEnergy,
+    PodEnergy,
+    diff,
+)
+from .dumps import read_dump, write_dump
 from .exceptions import (
     AuthenticationError,
     DataError,
@@ -32,8 +40,10 @@ from .exceptions import (
     ScrapeError,
     ScrapeTimeoutError,
 )
+from .histograms import Histogram, histograms
 from .kepler import Era, KeplerView, Workload, detect_era, kepler_view
 from .parser import Parser, parse
+from .scraping import Response, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
 
 __all__ = [
@@ -45,6 +55,7 @@ __all__ = [
     "EnergyDelta",
     "Era",
     "HTTPStatusError",
+    "Histogram",
     "IncompleteResponseError",
     "KeplerReaderError",
     "KeplerView",
@@ -59,6 +70,7 @@ __all__ = [
     "ParseWarning",
     "Parser",
     "PodEnergy",
+    "Response",
     "Sample",
     "ScrapeError",
     "ScrapeTimeoutError",
@@ -68,6 +80,11 @@ __all__ = [
     "__version__",
     "detect_era",
     "diff",
+    "fetch",
+    "histograms",
     "kepler_view",
     "parse",
+    "read_dump",
+    "scrape",
+    "write_dump",
 ]

@@ -18,7 +18,7 @@ from .demo import BUNDLED_RELEASES, run_demo
 from .dumps import dump_header, read_dump, write_dump
 from .exceptions import DataError, DumpError, KeplerReaderError, ParseError, ScrapeError
 from .output import delta_csv, delta_json, delta_table, snapshot_json, snapshot_table
-from .scrape import DEFAULT_TIMEOUT_SECONDS, fetch
+from .scraping import DEFAULT_TIMEOUT_SECONDS, fetch
 
 __all__ = ["build_parser", "main"]
 
@@ -37,7 +37,9 @@ def _positive_seconds(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text}")
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds: {text}"
+        )
     return value
 
 
@@ -46,70 +48,122 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kepler-reader",
         description="Read the Kepler energy exporter directly: parse /metrics bodies "
-                    "and report joules and watts per pod, namespace and node.",
+        "and report joules and watts per pod, namespace and node.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log more on stderr (-v info, -vv debug)")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log more on stderr (-v info, -vv debug)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     parse = commands.add_parser(
-        "parse", help="parse an exposition file and print its families or samples",
+        "parse",
+        help="parse an exposition file and print its families or samples",
         description="Parse a saved exposition (plain or gzip) and print a summary "
-                    "table or the samples as JSON.")
+        "table or the samples as JSON.",
+    )
     parse.add_argument("file", metavar="FILE", help="the dump to read ('-' for stdin)")
-    parse.add_argument("--lenient", action="store_true",
-                       help="skip bad lines (listed in the output) instead of failing")
-    parse.add_argument("--format", choices=("table", "json"), default="table",
-                       help="output format (default: table)")
+    parse.add_argument(
+        "--lenient",
+        action="store_true",
+        help="skip bad lines (listed in the output) instead of failing",
+    )
+    parse.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="output format (default: table)",
+    )
 
     scrape = commands.add_parser(
-        "scrape", help="scrape an endpoint and save the body as a dump",
+        "scrape",
+        help="scrape an endpoint and save the body as a dump",
         description="Scrape a Kepler endpoint once and write the body, preceded by a "
-                    "comment line with the scrape time and URL, so that `diff` can "
-                    "read the interval from two dumps.")
-    scrape.add_argument("url", metavar="URL",
-                        help="the metrics URL, e.g. http://NODE:28282/metrics")
-    scrape.add_argument("-o", "--output", metavar="FILE",
-                        help="write the dump here (a .gz name gives gzip); default stdout")
-    scrape.add_argument("--timeout", type=_positive_seconds,
-                        default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
-                        help=f"connect and read timeout (default {DEFAULT_TIMEOUT_SECONDS:g})")
+        "comment line with the scrape time and URL, so that `diff` can "
+        "read the interval from two dumps.",
+    )
+    scrape.add_argument(
+        "url", metavar="URL", help="the metrics URL, e.g. http://NODE:28282/metrics"
+    )
+    scrape.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the dump here (a .gz name gives gzip); default stdout",
+    )
+    scrape.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"connect and read timeout (default {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
 
     delta = commands.add_parser(
-        "diff", help="energy and power per pod between two dumps",
+        "diff",
+        help="energy and power per pod between two dumps",
         description="Compute joules and watts per pod, namespace and node between two "
-                    "scrapes of one node. Dumps written by `kepler-reader scrape` carry "
-                    "their scrape time; for other files pass --interval.")
+        "scrapes of one node. Dumps written by `kepler-reader scrape` carry "
+        "their scrape time; for other files pass --interval.",
+    )
     delta.add_argument("before", metavar="BEFORE", help="the earlier dump")
     delta.add_argument("after", metavar="AFTER", help="the later dump")
-    delta.add_argument("--interval", type=_positive_seconds, metavar="SECONDS",
-                       help="seconds between the scrapes (overrides their scrape times)")
+    delta.add_argument(
+        "--interval",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="seconds between the scrapes (overrides their scrape times)",
+    )
     _energy_options(delta)
-    delta.add_argument("--lenient", action="store_true",
-                       help="skip bad lines in the dumps instead of failing")
+    delta.add_argument(
+        "--lenient",
+        action="store_true",
+        help="skip bad lines in the dumps instead of failing",
+    )
 
     demo = commands.add_parser(
-        "demo", help="scrape a local replay of bundled Kepler data and print the table",
+        "demo",
+        help="scrape a local replay of bundled Kepler data and print the table",
         description="Start a small exporter on 127.0.0.1 that serves two bundled "
-                    "scrapes of one node, scrape it twice over HTTP, and print the "
-                    "energy and power per pod. Needs no network.")
-    demo.add_argument("--release", choices=BUNDLED_RELEASES, default="v0.11",
-                      help="which Kepler release's output to replay (default v0.11)")
-    demo.add_argument("--no-wait", action="store_true",
-                      help="scrape twice at once and use the bundled 3 s interval "
-                           "instead of waiting 3 s")
+        "scrapes of one node, scrape it twice over HTTP, and print the "
+        "energy and power per pod. Needs no network.",
+    )
+    demo.add_argument(
+        "--release",
+        choices=BUNDLED_RELEASES,
+        default="v0.11",
+        help="which Kepler release's output to replay (default v0.11)",
+    )
+    demo.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="scrape twice at once and use the bundled 3 s interval "
+        "instead of waiting 3 s",
+    )
     _energy_options(demo, zone=False)
     return parser
 
 
 def _energy_options(parser: argparse.ArgumentParser, *, zone: bool = True) -> None:
     if zone:
-        parser.add_argument("--zone", default="package",
-                            help="the zone to report: package (default), core, uncore, "
-                                 "dram, psys, platform, other, gpu; zones are never added")
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table",
-                        help="output format (default: table)")
+        parser.add_argument(
+            "--zone",
+            default="package",
+            help="the zone to report: package (default), core, uncore, "
+            "dram, psys, platform, other, gpu; zones are never added",
+        )
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="output format (default: table)",
+    )
 
 
 def _print_delta(delta_format: str, result: object) -> None:
@@ -128,16 +182,27 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "parse":
         path = "/dev/stdin" if args.file == "-" else args.file
         snapshot = read_dump(path, lenient=args.lenient)
-        print(snapshot_json(snapshot) if args.format == "json" else snapshot_table(snapshot))
+        print(
+            snapshot_json(snapshot)
+            if args.format == "json"
+            else snapshot_table(snapshot)
+        )
         for problem in snapshot.errors:
-            print(f"{args.file}:{problem.line}:{problem.column}: skipped: "
-                  f"{problem.message}", file=sys.stderr)
+            print(
+                f"{args.file}:{problem.line}:{problem.column}: skipped: "
+                f"{problem.message}",
+                file=sys.stderr,
+            )
         return EXIT_OK
     if args.command == "scrape":
         response = fetch(args.url, timeout=args.timeout)
         if args.output:
-            write_dump(args.output, response.body, scraped_at=response.scraped_at,
-                       url=response.url)
+            write_dump(
+                args.output,
+                response.body,
+                scraped_at=response.scraped_at,
+                url=response.url,
+            )
             log.info("wrote %d bytes to %s", len(response.body), args.output)
         else:
             sys.stdout.buffer.write(dump_header(response.scraped_at, response.url))
@@ -147,8 +212,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "diff":
         before = read_dump(args.before, lenient=args.lenient)
         after = read_dump(args.after, lenient=args.lenient)
-        _print_delta(args.format, diff(before, after, zone=args.zone,
-                                       interval=args.interval))
+        _print_delta(
+            args.format, diff(before, after, zone=args.zone, interval=args.interval)
+        )
         return EXIT_OK
     if args.command == "demo":
         _print_delta(args.format, run_demo(args.release, wait=not args.no_wait))
@@ -164,8 +230,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="kepler-reader: %(levelname)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=level,
+        format="kepler-reader: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         return _run(args)
     except ParseError as error:

@@ -10,6 +10,7 @@ one of the two scrapes are reported, never silently dropped, and contribute noth
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
@@ -17,7 +18,9 @@ import numpy.typing as npt
 
 from .exceptions import DataError, MissingIntervalError
 from .kepler import LEVELS, MODES, Era, KeplerView, Workload, kepler_view
-from .snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from .snapshot import Snapshot
 
 __all__ = [
     "CounterDeltas",
@@ -165,26 +168,32 @@ class EnergyDelta:
 def _interval(before: Snapshot, after: Snapshot, interval: float | None) -> float:
     if interval is not None:
         if not interval > 0:
-            raise DataError(f"The interval must be a positive number of seconds, not "
-                            f"{interval!r}.")
+            raise DataError(
+                f"The interval must be a positive number of seconds, not {interval!r}."
+            )
         return float(interval)
     if before.scraped_at is None or after.scraped_at is None:
         missing = before.source if before.scraped_at is None else after.source
         raise MissingIntervalError(
-            f"{missing or 'A snapshot'} carries no scrape time, so the interval between "
-            "the two scrapes is unknown; pass it explicitly (--interval SECONDS, or "
-            "interval= in Python)."
+            f"{missing or 'A snapshot'} carries no scrape time, so the interval "
+            "between the two scrapes is unknown; pass it explicitly (--interval "
+            "SECONDS, or interval= in Python)."
         )
     seconds = after.scraped_at - before.scraped_at
     if not seconds > 0:
-        raise DataError(f"The second scrape ({after.scraped_at:.3f}) is not later than "
-                        f"the first ({before.scraped_at:.3f}).")
+        raise DataError(
+            f"The second scrape ({after.scraped_at:.3f}) is not later than "
+            f"the first ({before.scraped_at:.3f})."
+        )
     return seconds
 
 
 def _zone_rows(view: KeplerView, zone: str) -> npt.NDArray[np.intp]:
-    return np.flatnonzero(np.fromiter((z == zone for z in view.zone), dtype=np.bool_,
-                                      count=len(view.zone)))
+    return np.flatnonzero(
+        np.fromiter(
+            (z == zone for z in view.zone), dtype=np.bool_, count=len(view.zone)
+        )
+    )
 
 
 def align(
@@ -209,8 +218,14 @@ def align(
             key = view.identity(row)
             found = keys.setdefault(key, len(keys))
             if found == len(meta):
-                meta.append((view.workload[row], int(view.mode[row]),
-                             int(view.level[row]), bool(view.in_total[row])))
+                meta.append(
+                    (
+                        view.workload[row],
+                        int(view.mode[row]),
+                        int(view.level[row]),
+                        bool(view.in_total[row]),
+                    )
+                )
             ids[i] = found
         sides.append((ids, view.joules[rows]))
     m = len(keys)
@@ -229,21 +244,29 @@ def align(
 
     warnings = []
     if duplicates:
-        warnings.append(f"{duplicates} counters appeared more than once under one "
-                        "identity (labels differing only in ignored labels such as "
-                        "command); their values were added.")
+        warnings.append(
+            f"{duplicates} counters appeared more than once under one "
+            "identity (labels differing only in ignored labels such as "
+            "command); their values were added."
+        )
     resets = int(np.count_nonzero(reset))
     if resets:
-        warnings.append(f"{resets} counters went down between the scrapes (an exporter "
-                        "restart); each was counted from zero.")
+        warnings.append(
+            f"{resets} counters went down between the scrapes (an exporter "
+            "restart); each was counted from zero."
+        )
     appeared = int(np.count_nonzero(present[1] & ~present[0]))
     vanished = int(np.count_nonzero(present[0] & ~present[1]))
     if appeared:
-        warnings.append(f"{appeared} counters appear only in the second scrape (new "
-                        "workloads); they have no delta yet.")
+        warnings.append(
+            f"{appeared} counters appear only in the second scrape (new "
+            "workloads); they have no delta yet."
+        )
     if vanished:
-        warnings.append(f"{vanished} counters appear only in the first scrape (ended "
-                        "workloads); their last interval is unknown.")
+        warnings.append(
+            f"{vanished} counters appear only in the first scrape (ended "
+            "workloads); their last interval is unknown."
+        )
     deltas = CounterDeltas(
         workload=tuple(w for w, _, _, _ in meta),
         mode=np.fromiter((mode for _, mode, _, _ in meta), dtype=np.int8, count=m),
@@ -276,26 +299,35 @@ def _pods(deltas: CounterDeltas, seconds: float) -> tuple[PodEnergy, ...]:
     g = len(groups)
     joules = np.bincount(group_of, weights=deltas.joules[chosen], minlength=g)
     mode = deltas.mode[chosen]
-    dynamic = np.bincount(group_of, weights=deltas.joules[chosen] * (mode == _DYNAMIC),
-                          minlength=g)
-    idle = np.bincount(group_of, weights=deltas.joules[chosen] * (mode == _IDLE),
-                       minlength=g)
+    dynamic = np.bincount(
+        group_of, weights=deltas.joules[chosen] * (mode == _DYNAMIC), minlength=g
+    )
+    idle = np.bincount(
+        group_of, weights=deltas.joules[chosen] * (mode == _IDLE), minlength=g
+    )
     counters = np.bincount(group_of, weights=deltas.valid[chosen], minlength=g)
     resets = np.bincount(group_of, weights=deltas.reset[chosen], minlength=g)
     rows = [
         PodEnergy(
-            namespace=ns, pod=pod, pod_uid=uid, kind=kind,
-            joules=float(joules[i]), watts=float(joules[i] / seconds),
+            namespace=ns,
+            pod=pod,
+            pod_uid=uid,
+            kind=kind,
+            joules=float(joules[i]),
+            watts=float(joules[i] / seconds),
             dynamic_joules=float(dynamic[i]) if has_mode else None,
             idle_joules=float(idle[i]) if has_mode else None,
-            counters=int(counters[i]), resets=int(resets[i]),
+            counters=int(counters[i]),
+            resets=int(resets[i]),
         )
         for i, (ns, pod, uid, kind) in enumerate(names)
     ]
     return tuple(sorted(rows, key=lambda r: (r.namespace, r.pod, r.pod_uid)))
 
 
-def _namespaces(pods: Sequence[PodEnergy], seconds: float) -> tuple[NamespaceEnergy, ...]:
+def _namespaces(
+    pods: Sequence[PodEnergy], seconds: float
+) -> tuple[NamespaceEnergy, ...]:
     sums: dict[str, list[float]] = {}
     for row in pods:
         entry = sums.setdefault(row.namespace, [0.0, 0.0])
@@ -351,27 +383,37 @@ def diff(
     warnings: list[str] = []
     if view_after.era.name == "unknown":
         seen = ", ".join(f.name for f in view_after.snapshot.families[:5]) or "none"
-        warnings.append(f"No Kepler energy metrics were recognised in "
-                        f"{view_after.snapshot.source or 'the second scrape'} (families "
-                        f"seen: {seen}).")
+        warnings.append(
+            f"No Kepler energy metrics were recognised in "
+            f"{view_after.snapshot.source or 'the second scrape'} (families "
+            f"seen: {seen})."
+        )
     elif view_before.era.name != view_after.era.name:
-        warnings.append(f"The Kepler era changed between the scrapes ({view_before.era} "
-                        f"to {view_after.era}): the exporter was upgraded, and counters "
-                        "cannot be matched across eras.")
+        warnings.append(
+            f"The Kepler era changed between the scrapes ({view_before.era} "
+            f"to {view_after.era}): the exporter was upgraded, and counters "
+            "cannot be matched across eras."
+        )
     for view in (view_before, view_after):
         snap = view.snapshot
         if snap.truncated and not allow_truncated:
-            raise DataError(f"{snap.source or 'A scrape'} was cut off in the middle of a "
-                            "line, so some counters may be missing; it is not used for a "
-                            "delta (pass allow_truncated=True to use it anyway).")
+            raise DataError(
+                f"{snap.source or 'A scrape'} was cut off in the middle of a "
+                "line, so some counters may be missing; it is not used for a "
+                "delta (pass allow_truncated=True to use it anyway)."
+            )
         if snap.truncated:
-            warnings.append(f"{snap.source or 'A scrape'} was cut off; counters missing "
-                            "from it are reported as vanished.")
+            warnings.append(
+                f"{snap.source or 'A scrape'} was cut off; counters missing "
+                "from it are reported as vanished."
+            )
         warnings.extend(view.refused)
     available = set(view_after.zone) | set(view_before.zone)
     if available and zone not in available:
-        warnings.append(f"Zone {zone!r} is not published by this exporter (zones seen: "
-                        f"{', '.join(sorted(available))}).")
+        warnings.append(
+            f"Zone {zone!r} is not published by this exporter (zones seen: "
+            f"{', '.join(sorted(available))})."
+        )
 
     deltas, align_warnings = align(view_before, view_after, zone)
     warnings.extend(align_warnings)

@@ -16,7 +16,7 @@ from importlib import resources
 from types import TracebackType
 
 from .delta import EnergyDelta, diff
-from .scrape import scrape
+from .scraping import scrape
 
 __all__ = ["BUNDLED_RELEASES", "ReplayExporter", "bundled_scrapes", "run_demo"]
 
@@ -33,8 +33,10 @@ def bundled_scrapes(release: str) -> tuple[bytes, bytes]:
         ValueError: ``release`` is not one of :data:`BUNDLED_RELEASES`.
     """
     if release not in BUNDLED_RELEASES:
-        raise ValueError(f"No bundled scrapes for {release!r}; choose one of "
-                         f"{', '.join(BUNDLED_RELEASES)}.")
+        raise ValueError(
+            f"No bundled scrapes for {release!r}; choose one of "
+            f"{', '.join(BUNDLED_RELEASES)}."
+        )
     folder = resources.files("kepler_reader") / "data"
     first = (folder / f"{release}-node-a.prom").read_bytes()
     second = (folder / f"{release}-node-a.t3.prom").read_bytes()
@@ -44,7 +46,7 @@ def bundled_scrapes(release: str) -> tuple[bytes, bytes]:
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
 
-    def do_GET(self) -> None:  # noqa: N802 (the name http.server looks up)
+    def do_GET(self) -> None:
         if self.path.split("?", 1)[0] != "/metrics":
             self.send_error(404, "Only /metrics is served here.")
             return
@@ -55,7 +57,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         """Stay quiet: the demo's output is the table."""
 
 
@@ -88,8 +90,9 @@ class ReplayExporter:
         if not bodies:
             raise ValueError("ReplayExporter needs at least one body.")
         self._server = _Server(bodies)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="kepler-reader-replay", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="kepler-reader-replay", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -128,7 +131,9 @@ def run_demo(release: str = "v0.11", *, wait: bool = True) -> EnergyDelta:
     with ReplayExporter(bodies) as exporter:
         before = scrape(exporter.url)
         if wait:
-            remaining = BUNDLED_INTERVAL_SECONDS - (time.time() - (before.scraped_at or 0))
+            remaining = BUNDLED_INTERVAL_SECONDS - (
+                time.time() - (before.scraped_at or 0)
+            )
             time.sleep(max(remaining, 0.0))
         after = scrape(exporter.url)
     return diff(before, after, interval=None if wait else BUNDLED_INTERVAL_SECONDS)

@@ -20,10 +20,13 @@ import tempfile
 import urllib.parse
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .exceptions import DumpError
 from .parser import Parser
-from .snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from .snapshot import Snapshot
 
 __all__ = [
     "DUMP_HEADER_PREFIX",
@@ -64,7 +67,10 @@ def dump_header(scraped_at: float, url: str) -> bytes:
         url: Where it came from; user names and passwords are removed.
     """
     safe = redact_url(url).replace(" ", "%20")
-    return DUMP_HEADER_PREFIX + f"scraped_at={_format_time(scraped_at)} url={safe}\n".encode()
+    return (
+        DUMP_HEADER_PREFIX
+        + f"scraped_at={_format_time(scraped_at)} url={safe}\n".encode()
+    )
 
 
 def read_header(data: bytes) -> tuple[float, str | None] | None:
@@ -96,8 +102,9 @@ def _decompress(data: bytes, path: str) -> bytes:
     try:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as error:
-        raise DumpError(f"{path}: the gzip stream is corrupt or cut off ({error}).",
-                        path=path) from error
+        raise DumpError(
+            f"{path}: the gzip stream is corrupt or cut off ({error}).", path=path
+        ) from error
 
 
 def read_dump(
@@ -129,8 +136,9 @@ def read_dump(
     try:
         data = Path(name).read_bytes()
     except OSError as error:
-        raise DumpError(f"{name}: cannot read the file ({error.strerror or error}).",
-                        path=name) from error
+        raise DumpError(
+            f"{name}: cannot read the file ({error.strerror or error}).", path=name
+        ) from error
     if data.startswith(_GZIP_MAGIC):
         data = _decompress(data, name)
     header = read_header(data)
@@ -173,5 +181,6 @@ def write_dump(
             os.unlink(temporary)
             raise
     except OSError as error:
-        raise DumpError(f"{name}: cannot write the dump ({error.strerror or error}).",
-                        path=name) from error
+        raise DumpError(
+            f"{name}: cannot write the dump ({error.strerror or error}).", path=name
+        ) from error

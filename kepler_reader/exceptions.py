@@ -17,8 +17,8 @@ caller can catch that one class and know nothing else escapes by design::
     └── DataError (also a ValueError)           numbers that cannot give an answer
         └── MissingIntervalError                no scrape times and no interval given
 
-Scrape errors carry the URL and are raised ``from`` the underlying ``requests`` error, so
-the original traceback stays available.
+Scrape errors carry the URL and are raised ``from`` the underlying ``requests``
+error, so the original traceback stays available.
 """
 
 from __future__ import annotations
@@ -81,8 +81,10 @@ class ParseError(KeplerReaderError, ValueError):
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only constructors need help to survive pickling (multiprocessing).
-        return (_rebuild_parse_error, (self.reason, self.source, self.line,
-                                       self.column, self.text))
+        return (
+            _rebuild_parse_error,
+            (self.reason, self.source, self.line, self.column, self.text),
+        )
 
 
 def _rebuild_parse_error(
@@ -137,7 +139,9 @@ class HTTPStatusError(ScrapeError):
         body_excerpt: The first line of the response body (at most 200 characters).
     """
 
-    def __init__(self, message: str, *, url: str, status: int, body_excerpt: str) -> None:
+    def __init__(
+        self, message: str, *, url: str, status: int, body_excerpt: str
+    ) -> None:
         self.status = status
         self.body_excerpt = body_excerpt
         super().__init__(message, url=url)
@@ -152,7 +156,7 @@ class NotAnExpositionError(ScrapeError):
 
 
 class IncompleteResponseError(ScrapeError):
-    """The response ended before the body did (short Content-Length, cut chunked body)."""
+    """The response ended before its body did (short Content-Length, cut chunks)."""
 
 
 class DumpError(KeplerReaderError):

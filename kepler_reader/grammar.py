@@ -1,7 +1,7 @@
-"""Line-level rules of the Prometheus text exposition format 0.0.4.
+r"""Line-level rules of the Prometheus text exposition format 0.0.4.
 
 Each function here reads one line (as bytes, without its line feed) and either returns
-its parts or raises :class:`LineFault` with the byte offset of the fault and what was
+its parts or raises :class:`LineError` with the byte offset of the fault and what was
 expected there. The parser turns a fault into a :class:`~kepler_reader.ParseError` with
 the line number, or into a skipped-line record in lenient mode.
 
@@ -12,7 +12,8 @@ The grammar, in the format's own terms::
                              | "TYPE" blanks name blanks type | any text )
     sample      = name [ blanks ] [ "{" [ labels ] "}" ] blanks value
                   [ blanks timestamp ] [ blanks ] [ exemplar ]
-    labels      = label { [ blanks ] "," [ blanks ] label } [ [ blanks ] "," ] [ blanks ]
+    labels      = label { [ blanks ] "," [ blanks ] label }
+                  [ [ blanks ] "," ] [ blanks ]
     label       = label_name [ blanks ] "=" [ blanks ] '"' label_value '"'
     label_value = { any byte but '"', "\\" and LF | "\\\\" | '\\"' | "\\n" }
     name        = [a-zA-Z_:] [a-zA-Z0-9_:]*
@@ -29,7 +30,7 @@ import re
 import attrs
 
 __all__ = [
-    "LineFault",
+    "LineError",
     "ParsedComment",
     "ParsedSample",
     "parse_comment",
@@ -48,23 +49,27 @@ _ESCAPE = re.compile(rb"\\(.?)", re.DOTALL)
 _TIMESTAMP = re.compile(rb"-?[0-9]+")
 # The common case: no blanks, no escapes. Anything else takes the general scanner.
 _SIMPLE_SERIES = re.compile(
-    rb'([a-zA-Z_:][a-zA-Z0-9_:]*)'
+    rb"([a-zA-Z_:][a-zA-Z0-9_:]*)"
     rb'(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"'
     rb'(?:,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*,?)?)\})?'
 )
 _SIMPLE_PAIR = re.compile(rb'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*)"')
 # Characters a Go float may contain; Python's float() accepts more (``_``, spaces).
-_FLOAT_CHARS = re.compile(rb"[0-9.eE+\-]+|[+-]?(?:[iI][nN][fF](?:[iI][nN][iI][tT][yY])?"
-                          rb"|[nN][aA][nN])")
+_FLOAT_CHARS = re.compile(
+    rb"[0-9.eE+\-]+|[+-]?(?:[iI][nN][fF](?:[iI][nN][iI][tT][yY])?"
+    rb"|[nN][aA][nN])"
+)
 _UNESCAPE = {b"\\": "\\", b'"': '"', b"n": "\n"}
 
 _TYPES = frozenset(("counter", "gauge", "histogram", "summary", "untyped"))
 
 
-class LineFault(Exception):
+class LineError(Exception):
     """A fault inside one line: where (byte offset) and what was expected there."""
 
-    def __init__(self, offset: int, reason: str, *, open_label: str | None = None) -> None:
+    def __init__(
+        self, offset: int, reason: str, *, open_label: str | None = None
+    ) -> None:
         self.offset = offset
         self.reason = reason
         #: The label whose quoted value the line ended inside, if that was the fault.
@@ -123,11 +128,11 @@ def _decode(raw: bytes, offset: int, what: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise LineFault(offset + error.start, f"{what} is not valid UTF-8") from None
+        raise LineError(offset + error.start, f"{what} is not valid UTF-8") from None
 
 
 def _unescape_label_value(raw: bytes, offset: int, label: str) -> str:
-    """Rule ``label_value``: ``\\\\``, ``\\"`` and ``\\n`` are the only escapes."""
+    r"""Rule ``label_value``: ``\\\\``, ``\\"`` and ``\\n`` are the only escapes."""
     if b"\\" not in raw:
         return _decode(raw, offset, f"the value of label {label!r}")
 
@@ -135,7 +140,7 @@ def _unescape_label_value(raw: bytes, offset: int, label: str) -> str:
         char = match.group(1)
         if char not in _UNESCAPE:
             shown = "\\" + char.decode("utf-8", "replace")
-            raise LineFault(
+            raise LineError(
                 offset + match.start(),
                 f"invalid escape sequence {shown!r} in the value of label {label!r}; "
                 'only \\\\, \\" and \\n are allowed',
@@ -161,7 +166,9 @@ def parse_series_text(text: bytes) -> tuple[str, tuple[tuple[str, str], ...]] | 
         return name, ()
     pairs = _SIMPLE_PAIR.findall(block)
     try:
-        labels = tuple((key.decode("ascii"), value.decode("utf-8")) for key, value in pairs)
+        labels = tuple(
+            (key.decode("ascii"), value.decode("utf-8")) for key, value in pairs
+        )
     except UnicodeDecodeError:
         return None
     if len({key for key, _ in labels}) != len(labels):
@@ -170,7 +177,10 @@ def parse_series_text(text: bytes) -> tuple[str, tuple[tuple[str, str], ...]] | 
 
 
 def _labels(line: bytes, pos: int) -> tuple[tuple[tuple[str, str], ...], int]:
-    """Rule ``labels``, from just after ``{``; returns the pairs and the offset past ``}``."""
+    """Rule ``labels``, from just after ``{``.
+
+    Returns the pairs and the offset just past the closing ``}``.
+    """
     pairs: list[tuple[str, str]] = []
     seen: set[str] = set()
     end = len(line)
@@ -181,25 +191,32 @@ def _labels(line: bytes, pos: int) -> tuple[tuple[tuple[str, str], ...], int]:
         match = _LABEL_NAME.match(line, pos)
         if match is None:
             if pos >= end:
-                raise LineFault(pos, "unexpected end of line inside the label set; "
-                                     "expected a label name or '}'")
-            raise LineFault(pos, f"expected a label name or '}}'{_found(line, pos)}")
+                raise LineError(
+                    pos,
+                    "unexpected end of line inside the label set; "
+                    "expected a label name or '}'",
+                )
+            raise LineError(pos, f"expected a label name or '}}'{_found(line, pos)}")
         label = match.group().decode("ascii")
         if label in seen:
-            raise LineFault(pos, f"duplicate label name {label!r}")
+            raise LineError(pos, f"duplicate label name {label!r}")
         seen.add(label)
         pos = _BLANKS.match(line, match.end()).end()  # type: ignore[union-attr]
         if pos >= end or line[pos] != 0x3D:  # "="
-            raise LineFault(pos, f"expected '=' after label name {label!r}"
-                                 f"{_found(line, pos)}")
+            raise LineError(
+                pos, f"expected '=' after label name {label!r}{_found(line, pos)}"
+            )
         pos = _BLANKS.match(line, pos + 1).end()  # type: ignore[union-attr]
         if pos >= end or line[pos] != 0x22:  # '"'
-            raise LineFault(pos, f"the value of label {label!r} must start with '\"'")
+            raise LineError(pos, f"the value of label {label!r} must start with '\"'")
         value_match = _LABEL_VALUE.match(line, pos + 1)
         if value_match is None:
-            raise LineFault(pos, f"the value of label {label!r} contains an unescaped "
-                                 "line feed (the line ends inside the quoted value)",
-                            open_label=label)
+            raise LineError(
+                pos,
+                f"the value of label {label!r} contains an unescaped "
+                "line feed (the line ends inside the quoted value)",
+                open_label=label,
+            )
         value = _unescape_label_value(value_match.group(1), pos + 1, label)
         pairs.append((label, value))
         pos = _BLANKS.match(line, value_match.end()).end()  # type: ignore[union-attr]
@@ -209,16 +226,22 @@ def _labels(line: bytes, pos: int) -> tuple[tuple[tuple[str, str], ...], int]:
         if pos < end and line[pos] == 0x7D:
             return tuple(pairs), pos + 1
         if pos >= end:
-            raise LineFault(pos, f"unexpected end of line after the value of label "
-                                 f"{label!r}; expected ',' or '}}'")
-        raise LineFault(pos, f"expected ',' or '}}' after the value of label {label!r}"
-                             f"{_found(line, pos)}")
+            raise LineError(
+                pos,
+                f"unexpected end of line after the value of label "
+                f"{label!r}; expected ',' or '}}'",
+            )
+        raise LineError(
+            pos,
+            f"expected ',' or '}}' after the value of label {label!r}"
+            f"{_found(line, pos)}",
+        )
 
 
 def parse_value(token: bytes, offset: int) -> bytes:
     """Rule ``value``: check that ``token`` is a float as Go prints and reads them.
 
-    Returns the token unchanged; raises :class:`LineFault` when it is not a float.
+    Returns the token unchanged; raises :class:`LineError` when it is not a float.
     """
     if _FLOAT_CHARS.fullmatch(token) is not None:
         try:
@@ -228,20 +251,22 @@ def parse_value(token: bytes, offset: int) -> bytes:
         else:
             return token
     shown = token[:40].decode("utf-8", "replace")
-    raise LineFault(offset, f"expected a float value, found {shown!r}")
+    raise LineError(offset, f"expected a float value, found {shown!r}")
 
 
 def parse_sample_line(line: bytes) -> ParsedSample:
     """Rule ``sample``: read a whole sample line in any legal spelling.
 
     Raises:
-        LineFault: At the first byte that breaks the rule, saying what was expected.
+        LineError: At the first byte that breaks the rule, saying what was expected.
     """
     end = len(line)
     match = _NAME.match(line)
     if match is None:
-        raise LineFault(0, "expected a metric name or '#' at the start of the line"
-                           f"{_found(line, 0)}")
+        raise LineError(
+            0,
+            f"expected a metric name or '#' at the start of the line{_found(line, 0)}",
+        )
     name = match.group().decode("ascii")
     pos = match.end()
     after_name = _BLANKS.match(line, pos).end()  # type: ignore[union-attr]
@@ -249,20 +274,25 @@ def parse_sample_line(line: bytes) -> ParsedSample:
     if after_name < end and line[after_name] == 0x7B:  # "{"
         labels, pos = _labels(line, after_name + 1)
     elif after_name < end and pos == after_name:
-        raise LineFault(pos, f"unexpected character after the metric name {name!r}; "
-                             f"expected '{{' or a blank{_found(line, pos)}")
+        raise LineError(
+            pos,
+            f"unexpected character after the metric name {name!r}; "
+            f"expected '{{' or a blank{_found(line, pos)}",
+        )
     series_end = pos
 
     # The value, then an optional timestamp, then an optional exemplar.
     value_start = _BLANKS.match(line, pos).end()  # type: ignore[union-attr]
     if value_start == pos:
         if pos >= end:
-            raise LineFault(pos, "expected a value after the series, found the end of "
-                                 "the line")
-        raise LineFault(pos, "expected a blank and a value after the series")
+            raise LineError(
+                pos, "expected a value after the series, found the end of the line"
+            )
+        raise LineError(pos, "expected a blank and a value after the series")
     if value_start >= end:
-        raise LineFault(value_start, "expected a value after the series, found the end "
-                                     "of the line")
+        raise LineError(
+            value_start, "expected a value after the series, found the end of the line"
+        )
     value_end = _TOKEN.match(line, value_start).end()  # type: ignore[union-attr]
     value = parse_value(line[value_start:value_end], value_start)
     pos = _BLANKS.match(line, value_end).end()  # type: ignore[union-attr]
@@ -273,18 +303,24 @@ def parse_sample_line(line: bytes) -> ParsedSample:
         token = line[pos:stamp_end]
         if _TIMESTAMP.fullmatch(token) is None:
             shown = token[:40].decode("utf-8", "replace")
-            raise LineFault(pos, f"expected an integer timestamp (milliseconds) after "
-                                 f"the value, found {shown!r}")
+            raise LineError(
+                pos,
+                f"expected an integer timestamp (milliseconds) after "
+                f"the value, found {shown!r}",
+            )
         timestamp = int(token)
         if not -(2**63) <= timestamp < 2**63:
-            raise LineFault(pos, "the timestamp does not fit in 64 bits")
+            raise LineError(pos, "the timestamp does not fit in 64 bits")
         pos = _BLANKS.match(line, stamp_end).end()  # type: ignore[union-attr]
     if pos < end:
         if line[pos] != 0x23:
-            raise LineFault(pos, f"unexpected text after the timestamp{_found(line, pos)}")
+            raise LineError(
+                pos, f"unexpected text after the timestamp{_found(line, pos)}"
+            )
         has_exemplar = True
-    return ParsedSample(name, labels, value, timestamp, series_end, value_start,
-                        has_exemplar)
+    return ParsedSample(
+        name, labels, value, timestamp, series_end, value_start, has_exemplar
+    )
 
 
 def parse_comment(line: bytes) -> ParsedComment | None:
@@ -293,7 +329,7 @@ def parse_comment(line: bytes) -> ParsedComment | None:
     Returns ``None`` for any other comment (which the format ignores).
 
     Raises:
-        LineFault: For a HELP or TYPE line with a bad name, type or escape.
+        LineError: For a HELP or TYPE line with a bad name, type or escape.
     """
     pos = _BLANKS.match(line, 1).end()  # type: ignore[union-attr]
     keyword_end = _TOKEN.match(line, pos).end()  # type: ignore[union-attr]
@@ -306,22 +342,25 @@ def parse_comment(line: bytes) -> ParsedComment | None:
     match = _NAME.match(line, pos)
     name_end = match.end() if match is not None else pos
     if match is None or (name_end < len(line) and line[name_end] not in b" \t"):
-        raise LineFault(pos, f"expected a metric name after {keyword.decode()}")
+        raise LineError(pos, f"expected a metric name after {keyword.decode()}")
     name = match.group().decode("ascii")
     text_start = _BLANKS.match(line, name_end).end()  # type: ignore[union-attr]
     rest = line[text_start:]
     if keyword == b"TYPE":
         kind = rest.rstrip(b" \t").decode("utf-8", "replace")
         if kind not in _TYPES:
-            raise LineFault(text_start, f"unknown metric type {kind!r} for {name}; "
-                                        "expected counter, gauge, histogram, summary "
-                                        "or untyped")
+            raise LineError(
+                text_start,
+                f"unknown metric type {kind!r} for {name}; "
+                "expected counter, gauge, histogram, summary "
+                "or untyped",
+            )
         return ParsedComment("TYPE", name, kind)
     return _help(name, rest, text_start)
 
 
 def _help(name: str, raw: bytes, offset: int) -> ParsedComment:
-    """Rule ``help``: ``\\\\`` and ``\\n`` are the only escapes in help text."""
+    r"""Rule ``help``: ``\\\\`` and ``\\n`` are the only escapes in help text."""
     if b"\\" in raw:
 
         def replace(match: re.Match[bytes]) -> bytes:
@@ -331,9 +370,11 @@ def _help(name: str, raw: bytes, offset: int) -> ParsedComment:
             if char == b"n":
                 return b"\n"
             shown = "\\" + char.decode("utf-8", "replace")
-            raise LineFault(offset + match.start(),
-                            f"invalid escape sequence {shown!r} in the help text of "
-                            f"{name}; only \\\\ and \\n are allowed")
+            raise LineError(
+                offset + match.start(),
+                f"invalid escape sequence {shown!r} in the help text of "
+                f"{name}; only \\\\ and \\n are allowed",
+            )
 
         raw = _ESCAPE.sub(replace, raw)
     try:

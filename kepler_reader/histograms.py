@@ -8,12 +8,14 @@ their labels without ``le`` and sorts the buckets numerically.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .snapshot import Snapshot
+if TYPE_CHECKING:
+    from .snapshot import Snapshot
 
 __all__ = ["Histogram", "histograms"]
 
@@ -50,7 +52,9 @@ def histograms(snapshot: Snapshot, family: str) -> tuple[Histogram, ...]:
     for row in snapshot.rows_of(family).tolist():
         series = snapshot.series[row]
         key = tuple(pair for pair in series.labels if pair[0] != "le")
-        entry = parts.setdefault(key, {"buckets": [], "sum": math.nan, "count": math.nan})
+        entry = parts.setdefault(
+            key, {"buckets": [], "sum": math.nan, "count": math.nan}
+        )
         value = float(snapshot.values[row])
         if series.name == family + "_bucket":
             bound = series.get("le")
@@ -70,15 +74,22 @@ def histograms(snapshot: Snapshot, family: str) -> tuple[Histogram, ...]:
         bounds = np.array([b for b, _ in buckets], dtype=np.float64)
         counts = np.array([c for _, c in buckets], dtype=np.float64)
         total, count = entry["sum"], entry["count"]
-        assert isinstance(total, float) and isinstance(count, float)
+        assert isinstance(total, float)
+        assert isinstance(count, float)
         problems = []
         if counts.size and np.any(np.diff(counts) < 0):
-            problems.append(f"The bucket counts of {family} {dict(labels)} decrease "
-                            "with le.")
-        if bounds.size and bounds[-1] == math.inf and not math.isnan(count) and (
-            counts[-1] != count
+            problems.append(
+                f"The bucket counts of {family} {dict(labels)} decrease with le."
+            )
+        if (
+            bounds.size
+            and bounds[-1] == math.inf
+            and not math.isnan(count)
+            and (counts[-1] != count)
         ):
-            problems.append(f"The +Inf bucket of {family} {dict(labels)} is "
-                            f"{counts[-1]!r} but _count is {count!r}.")
+            problems.append(
+                f"The +Inf bucket of {family} {dict(labels)} is "
+                f"{counts[-1]!r} but _count is {count!r}."
+            )
         out.append(Histogram(labels, bounds, counts, total, count, tuple(problems)))
     return tuple(out)

@@ -11,10 +11,10 @@ era   releases         energy families
 ====  ===============  ==========================================================
 A     v0.3             ``pod_total_energy_in_<zone>_millijoule`` (millijoules)
 B     v0.4             ``kepler_container_<zone>_joules_total``, no ``mode``
-C     v0.4.11–v0.5.5   as B with ``mode`` (dynamic/idle) and ``container_id``
-D     v0.6–v0.7.2      as C without ``command``
-E     v0.7.3–v0.7.12   as D with a constant ``source`` label
-F     v0.8–v0.9        as E; ``mode="dynamic"`` carries the whole energy
+C     v0.4.11-v0.5.5   as B with ``mode`` (dynamic/idle) and ``container_id``
+D     v0.6-v0.7.2      as C without ``command``
+E     v0.7.3-v0.7.12   as D with a constant ``source`` label
+F     v0.8-v0.9        as E; ``mode="dynamic"`` carries the whole energy
 G     v0.10+           ``kepler_<level>_cpu_joules_total{zone, state}``
 ====  ===============  ==========================================================
 
@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .snapshot import Series, Snapshot
+if TYPE_CHECKING:
+    from .snapshot import Series, Snapshot
 
 __all__ = [
     "LEVELS",
@@ -48,12 +50,14 @@ __all__ = [
 
 #: Workload levels, in the order of their codes in :attr:`KeplerView.level`.
 LEVELS = ("node", "pod", "container", "process", "vm")
-#: Modes, in code order: none, dynamic/idle (0.4.11–0.9), active/idle (node, 0.10+).
+#: Modes, in code order: none, dynamic/idle (0.4.11-0.9), active/idle (node, 0.10+).
 MODES = ("", "dynamic", "idle", "active")
 #: States, in code order: none, running, terminated (0.10+).
 STATES = ("", "running", "terminated")
 #: Kepler's buckets for work that is not in any pod (namespace, pod name).
-PSEUDO_PODS = frozenset({("system", "system_processes"), ("kernel", "kernel_processes")})
+PSEUDO_PODS = frozenset(
+    {("system", "system_processes"), ("kernel", "kernel_processes")}
+)
 
 _ZONE_ALIASES = {"pkg": "package", "other_host_components": "other"}
 
@@ -205,8 +209,13 @@ def detect_era(snapshot: Snapshot) -> Era:
         The era; ``Era.name == "unknown"`` when no Kepler family was found.
     """
     names = {family.name for family in snapshot.families}
-    if "kepler_build_info" in names or "kepler_node_cpu_joules_total" in names or any(
-        re.fullmatch(r"kepler_(pod|container|process|vm)_cpu_joules_total", n) for n in names
+    if (
+        "kepler_build_info" in names
+        or "kepler_node_cpu_joules_total" in names
+        or any(
+            re.fullmatch(r"kepler_(pod|container|process|vm)_cpu_joules_total", n)
+            for n in names
+        )
     ):
         version = _build_version(snapshot, "kepler_build_info")
         return Era("G", "v0.10+", version, "kepler_build_info / *_cpu_joules_total")
@@ -216,7 +225,9 @@ def detect_era(snapshot: Snapshot) -> Era:
         return Era("A", "v0.3", "", "pod_*_energy_in_*_millijoule")
     if "pod_energy_total" in names:
         return Era("0", "v0.1-v0.2", "", "pod_energy_total")
-    kepler = [n for n in names if n.startswith("kepler_") and n.endswith("_joules_total")]
+    kepler = [
+        n for n in names if n.startswith("kepler_") and n.endswith("_joules_total")
+    ]
     if not kepler:
         return Era("unknown", "", "", "no Kepler energy family")
 
@@ -230,7 +241,9 @@ def detect_era(snapshot: Snapshot) -> Era:
     if "arch" in build:
         idle = _has_idle(snapshot, exclude="kepler_container_joules_total")
         if version.startswith(("v0.8", "v0.9")) or (not version and not idle):
-            return Era("F", "v0.8-v0.9", version, "build info with arch, no idle series")
+            return Era(
+                "F", "v0.8-v0.9", version, "build info with arch, no idle series"
+            )
         return Era("E", "v0.7.11-v0.7.12", version, "build info with arch")
     if "source" in labels and "container_id" in labels:
         return Era("E", "v0.7.3-v0.7.10", version, "constant source label")
@@ -245,7 +258,7 @@ def _has_idle(snapshot: Snapshot, *, exclude: str) -> bool:
     for index, family in enumerate(snapshot.families):
         if not family.name.endswith("_joules_total") or family.name == exclude:
             continue
-        for row in np.flatnonzero(snapshot.family_index == index):
+        for row in np.flatnonzero(snapshot.family_index == index).tolist():
             if snapshot.series[row].get("mode") == "idle":
                 return True
     return False
@@ -253,7 +266,9 @@ def _has_idle(snapshot: Snapshot, *, exclude: str) -> bool:
 
 # -- family rules --------------------------------------------------------------------
 
-_V03_POD = re.compile(r"pod_total_energy_in_(pkg|core|uncore|dram|gpu|other)_millijoule")
+_V03_POD = re.compile(
+    r"pod_total_energy_in_(pkg|core|uncore|dram|gpu|other)_millijoule"
+)
 _V04_V09 = re.compile(
     r"kepler_(node|container|process|vm|pod)_"
     r"(package|core|uncore|dram|other_host_components|other|gpu|platform)_joules_total"
@@ -279,11 +294,11 @@ def _rule(era: Era, family: str) -> _Rule | None:
         return None
     if era.name == "G":
         if match := _V010_NODE_SPLIT.fullmatch(family):
-            zone = None if match.group(1) == "cpu" else "gpu"
-            return _Rule("node", zone, 1.0, match.group(2), in_total=False)
+            split_zone = None if match.group(1) == "cpu" else "gpu"
+            return _Rule("node", split_zone, 1.0, match.group(2), in_total=False)
         if match := _V010.fullmatch(family):
-            zone = None if match.group(2) == "cpu" else "gpu"
-            return _Rule(match.group(1), zone, 1.0, "")
+            level_zone = None if match.group(2) == "cpu" else "gpu"
+            return _Rule(match.group(1), level_zone, 1.0, "")
         return None
     if era.name in ("B", "C", "D", "E", "F"):
         if match := _V04_V09.fullmatch(family):
@@ -307,14 +322,26 @@ def _workload(level: str, series: Series) -> Workload:
     if level == "pod":
         return Workload("pod", node=node, namespace=namespace, pod=pod, pod_uid=uid)
     if level == "container":
-        return Workload("container", node=node, namespace=namespace, pod=pod,
-                        pod_uid=uid, container=get("container_name") or "",
-                        container_id=get("container_id") or "")
+        return Workload(
+            "container",
+            node=node,
+            namespace=namespace,
+            pod=pod,
+            pod_uid=uid,
+            container=get("container_name") or "",
+            container_id=get("container_id") or "",
+        )
     if level == "process":
-        return Workload("process", node=node, container_id=get("container_id") or "",
-                        pid=get("pid") or "", vm=get("vm_id") or "")
-    return Workload("vm", node=node, vm=get("vm_id") or get("name") or "",
-                    pid=get("pid") or "")
+        return Workload(
+            "process",
+            node=node,
+            container_id=get("container_id") or "",
+            pid=get("pid") or "",
+            vm=get("vm_id") or "",
+        )
+    return Workload(
+        "vm", node=node, vm=get("vm_id") or get("name") or "", pid=get("pid") or ""
+    )
 
 
 _LEVEL_CODE = {name: code for code, name in enumerate(LEVELS)}
@@ -370,11 +397,12 @@ def kepler_view(snapshot: Snapshot, *, era: Era | None = None) -> KeplerView:
 
     # An energy counter cannot be negative or NaN; such rows get no delta at all.
     bad = ~(joules >= 0)
-    refused: list[str] = []
+    refused = [
+        f"{snapshot.series[row]} = {float(snapshot.values[row])!r} is not a valid "
+        "energy counter and was left out."
+        for row in all_rows[bad][:20].tolist()
+    ]
     if bad.any():
-        for row in all_rows[bad][:20].tolist():
-            refused.append(f"{snapshot.series[row]} = {snapshot.values[row]!r} is not a "
-                           "valid energy counter and was left out.")
         good = ~bad
         all_rows, joules = all_rows[good], joules[good]
         level_codes, mode_codes = level_codes[good], mode_codes[good]

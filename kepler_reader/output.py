@@ -27,13 +27,15 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 
-from .delta import EnergyDelta
 from .snapshot import NO_TIMESTAMP, Snapshot
+
+if TYPE_CHECKING:
+    from .delta import EnergyDelta
 
 __all__ = [
     "delta_csv",
@@ -67,16 +69,20 @@ def snapshot_to_dict(snapshot: Snapshot) -> dict[str, Any]:
     for row, index in enumerate(snapshot.family_index.tolist()):
         series = snapshot.series[row]
         stamp = None if stamps is None or stamps[row] == NO_TIMESTAMP else stamps[row]
-        families[index]["samples"].append({
-            "name": series.name,
-            "labels": dict(series.labels),
-            "value": json_value(values[row]),
-            "timestamp_ms": stamp,
-        })
+        families[index]["samples"].append(
+            {
+                "name": series.name,
+                "labels": dict(series.labels),
+                "value": json_value(values[row]),
+                "timestamp_ms": stamp,
+            }
+        )
     return {
         "families": families,
-        "errors": [{"line": e.line, "column": e.column, "message": e.message}
-                   for e in snapshot.errors],
+        "errors": [
+            {"line": e.line, "column": e.column, "message": e.message}
+            for e in snapshot.errors
+        ],
         "warnings": [{"line": w.line, "message": w.message} for w in snapshot.warnings],
     }
 
@@ -89,11 +95,13 @@ def snapshot_json(snapshot: Snapshot) -> str:
 def snapshot_table(snapshot: Snapshot) -> str:
     """A summary for people: one line per family with its type and sample count."""
     counts = np.bincount(snapshot.family_index, minlength=len(snapshot.families))
-    rows = [(f.name, f.type, str(int(c))) for f, c in zip(snapshot.families, counts,
-                                                           strict=True)]
+    rows = [
+        (f.name, f.type, str(int(c)))
+        for f, c in zip(snapshot.families, counts, strict=True)
+    ]
     lines = [_grid(("family", "type", "samples"), rows, right={2})]
-    lines.append(f"{len(snapshot.families)} families, {len(snapshot)} samples"
-                 f"{', ' + str(len(snapshot.errors)) + ' lines skipped' if snapshot.errors else ''}")
+    skipped = f", {len(snapshot.errors)} lines skipped" if snapshot.errors else ""
+    lines.append(f"{len(snapshot.families)} families, {len(snapshot)} samples{skipped}")
     return "\n".join(lines)
 
 
@@ -116,8 +124,18 @@ def delta_json(delta: EnergyDelta) -> str:
     return json.dumps(delta_to_dict(delta), indent=2, ensure_ascii=False)
 
 
-_CSV_FIELDS = ("namespace", "pod", "pod_uid", "kind", "joules", "watts",
-               "dynamic_joules", "idle_joules", "counters", "resets")
+_CSV_FIELDS = (
+    "namespace",
+    "pod",
+    "pod_uid",
+    "kind",
+    "joules",
+    "watts",
+    "dynamic_joules",
+    "idle_joules",
+    "counters",
+    "resets",
+)
 
 
 def delta_csv(delta: EnergyDelta) -> str:
@@ -137,8 +155,10 @@ def _grid(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int])
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [cell.rjust(w) if i in right else cell.ljust(w)
-                 for i, (cell, w) in enumerate(zip(cells, widths, strict=True))]
+        parts = [
+            cell.rjust(w) if i in right else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
+        ]
         return "  ".join(parts).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
@@ -154,19 +174,33 @@ def delta_table(delta: EnergyDelta) -> str:
     rows = []
     for pod in delta.pods:
         name = pod.pod if pod.kind == "pod" else f"{pod.pod or '(no pod)'} ({pod.kind})"
-        cells = [pod.namespace or "(none)", name, f"{pod.joules:.6f}", f"{pod.watts:.6f}"]
+        cells = [
+            pod.namespace or "(none)",
+            name,
+            f"{pod.joules:.6f}",
+            f"{pod.watts:.6f}",
+        ]
         if modes:
-            cells[2:2] = [f"{pod.dynamic_joules or 0.0:.6f}", f"{pod.idle_joules or 0.0:.6f}"]
+            cells[2:2] = [
+                f"{pod.dynamic_joules or 0.0:.6f}",
+                f"{pod.idle_joules or 0.0:.6f}",
+            ]
         rows.append(cells)
     right = set(range(2, len(header)))
     out = [
-        f"Kepler {delta.era}, zone {delta.zone}, interval {delta.interval_seconds:.3f} s",
+        f"Kepler {delta.era}, zone {delta.zone}, "
+        f"interval {delta.interval_seconds:.3f} s",
         "",
         _grid(header, rows, right),
         "",
-        _grid(("namespace", "joules", "watts"),
-              [(ns.namespace or "(none)", f"{ns.joules:.6f}", f"{ns.watts:.6f}")
-               for ns in delta.namespaces], {1, 2}),
+        _grid(
+            ("namespace", "joules", "watts"),
+            [
+                (ns.namespace or "(none)", f"{ns.joules:.6f}", f"{ns.watts:.6f}")
+                for ns in delta.namespaces
+            ],
+            {1, 2},
+        ),
         "",
     ]
     if delta.node.joules is None or delta.node.watts is None:

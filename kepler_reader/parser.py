@@ -24,7 +24,12 @@ import numpy as np
 import numpy.typing as npt
 
 from .exceptions import ParseError
-from .grammar import LineFault, parse_comment, parse_sample_line, parse_series_text, parse_value
+from .grammar import (
+    LineError,
+    parse_comment,
+    parse_sample_line,
+    parse_value,
+)
 from .snapshot import (
     NO_TIMESTAMP,
     LineProblem,
@@ -88,8 +93,9 @@ class _Body:
         text = raw.decode("utf-8", "replace")
         column = len(raw[:offset].decode("utf-8", "replace")) + 1
         if not self.lenient:
-            raise ParseError(reason, source=self.source, line=number, column=column,
-                             text=text)
+            raise ParseError(
+                reason, source=self.source, line=number, column=column, text=text
+            )
         self.errors.append(LineProblem(number, column, reason, text))
 
 
@@ -106,7 +112,9 @@ class Parser:
             is cleared before the next body (bounds memory as pods come and go).
     """
 
-    def __init__(self, *, lenient: bool = False, max_cached_series: int = 2_000_000) -> None:
+    def __init__(
+        self, *, lenient: bool = False, max_cached_series: int = 2_000_000
+    ) -> None:
         self.lenient = lenient
         self.max_cached_series = max_cached_series
         self._by_text: dict[bytes, Series] = {}
@@ -171,10 +179,15 @@ class Parser:
 
         if lines and not ends_with_lf and not body.truncated:
             if body.lenient:
-                body.warn(last, f"The input does not end with a line feed (line {last}).")
+                body.warn(
+                    last, f"The input does not end with a line feed (line {last})."
+                )
             else:
-                body.fail(last, len(lines[-1]), "unexpected end of input: the body does "
-                                                "not end with a line feed")
+                body.fail(
+                    last,
+                    len(lines[-1]),
+                    "unexpected end of input: the body does not end with a line feed",
+                )
 
         # Phase 2: values, families, checks.
         return _assemble(body, scraped_at)
@@ -182,18 +195,25 @@ class Parser:
     # -- the general path ------------------------------------------------------------
 
     def _clean(self, data: bytes, body: _Body) -> bytes:
-        """Drop a leading byte-order mark and the CR of CRLF line ends, with warnings."""
+        """Drop a leading byte-order mark and the CR of CRLF line ends (warning)."""
         if data.startswith(_BOM):
-            data = data[len(_BOM):]
-            body.warn(1, "A UTF-8 byte-order mark at the start of the body was dropped.")
+            data = data[len(_BOM) :]
+            body.warn(
+                1, "A UTF-8 byte-order mark at the start of the body was dropped."
+            )
         if b"\r\n" in data:
             data = data.replace(b"\r\n", b"\n")
-            body.warn(None, "CRLF line ends: the carriage return before each line feed "
-                            "was dropped.")
+            body.warn(
+                None,
+                "CRLF line ends: the carriage return before each line feed "
+                "was dropped.",
+            )
         return data
 
-    def _general_line(self, body: _Body, number: int, line: bytes, is_cut: bool) -> None:
-        """Read a line the short path did not know: comment, blank, new series, fault."""
+    def _general_line(
+        self, body: _Body, number: int, line: bytes, is_cut: bool
+    ) -> None:
+        """Read a line the short path did not know: comment, new series, fault."""
         stripped = line.lstrip(b" \t")
         indent = len(line) - len(stripped)
         if not stripped:
@@ -203,12 +223,15 @@ class Parser:
                 self._comment(body, number, stripped)
                 return
             parsed = parse_sample_line(stripped)
-        except LineFault as fault:
+        except LineError as fault:
             reason = fault.reason
             if is_cut:
                 body.truncated = True
-                where = (f"inside the value of label {fault.open_label!r}"
-                         if fault.open_label else "in the middle of this line")
+                where = (
+                    f"inside the value of label {fault.open_label!r}"
+                    if fault.open_label
+                    else "in the middle of this line"
+                )
                 reason = f"unexpected end of input {where}: the body is cut off"
             body.fail(number, fault.offset + indent, reason)
             return
@@ -222,11 +245,18 @@ class Parser:
             body.stamps[row] = parsed.timestamp_ms
         if parsed.has_exemplar and not body.exemplar_warned:
             body.exemplar_warned = True
-            body.warn(number, "An exemplar after a sample value was dropped (the text "
-                              "format 0.0.4 has no exemplars).")
-        plain = (indent == 0 and parsed.timestamp_ms is None and not parsed.has_exemplar
-                 and parsed.value_start == parsed.series_end + 1
-                 and parsed.value_start + len(parsed.value) == len(line))
+            body.warn(
+                number,
+                "An exemplar after a sample value was dropped (the text "
+                "format 0.0.4 has no exemplars).",
+            )
+        plain = (
+            indent == 0
+            and parsed.timestamp_ms is None
+            and not parsed.has_exemplar
+            and parsed.value_start == parsed.series_end + 1
+            and parsed.value_start + len(parsed.value) == len(line)
+        )
         if plain:
             self._by_text[line[: parsed.series_end]] = series
 
@@ -252,16 +282,24 @@ class Parser:
             body.metadata[parsed.name] = meta
         if parsed.keyword == "HELP":
             if parsed.help_was_invalid_utf8:
-                body.warn(number, f"The help text of {parsed.name} is not valid UTF-8; "
-                                  "bad bytes were replaced with U+FFFD.")
+                body.warn(
+                    number,
+                    f"The help text of {parsed.name} is not valid UTF-8; "
+                    "bad bytes were replaced with U+FFFD.",
+                )
             if meta.help is None:
                 meta.help = parsed.text
                 return
             if not body.lenient:
-                body.fail(number, 0, f"second HELP line for metric family {parsed.name}")
+                body.fail(
+                    number, 0, f"second HELP line for metric family {parsed.name}"
+                )
             elif meta.help != parsed.text:
-                body.warn(number, f"A second HELP line for {parsed.name} differs from the "
-                                  "first; the first was kept.")
+                body.warn(
+                    number,
+                    f"A second HELP line for {parsed.name} differs from the "
+                    "first; the first was kept.",
+                )
             else:
                 body.warn(number, f"Repeated HELP line for {parsed.name}.")
             return
@@ -271,8 +309,12 @@ class Parser:
             meta.rows_before_type = len(body.series)
             return
         if meta.type != parsed.text:
-            body.fail(number, 0, f"second TYPE line for metric family {parsed.name} "
-                                 f"says {parsed.text!r}, the first said {meta.type!r}")
+            body.fail(
+                number,
+                0,
+                f"second TYPE line for metric family {parsed.name} "
+                f"says {parsed.text!r}, the first said {meta.type!r}",
+            )
         elif not body.lenient:
             body.fail(number, 0, f"second TYPE line for metric family {parsed.name}")
         else:
@@ -285,7 +327,7 @@ def parse(
     source: str | None = None,
     lenient: bool = False,
 ) -> Snapshot:
-    """Parse one body of the Prometheus text exposition format 0.0.4.
+    r"""Parse one body of the Prometheus text exposition format 0.0.4.
 
     Args:
         data: The body, as bytes (preferred: invalid UTF-8 then only affects its line)
@@ -295,14 +337,14 @@ def parse(
             raising at the first one.
 
     Returns:
-        The snapshot. Its ``scraped_at`` is ``None``; see :func:`kepler_reader.read_dump`
-        for files that carry a scrape time.
+        The snapshot. Its ``scraped_at`` is ``None``; see
+        :func:`kepler_reader.read_dump` for files that carry a scrape time.
 
     Raises:
         ParseError: In strict mode, for the first bad line.
 
     Example:
-        >>> snap = parse(b'kepler_pod_cpu_joules_total{pod_name="a",zone="package"} 12.5\\n')
+        >>> snap = parse(b'kepler_pod_cpu_joules_total{zone="package"} 12.5\n')
         >>> float(snap.values[0]), snap.series[0].get("zone")
         (12.5, 'package')
     """
@@ -326,7 +368,7 @@ def _values(body: _Body, keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]
     for row, token in enumerate(tokens):
         try:
             values[row] = float(parse_value(token, 0))
-        except LineFault as fault:
+        except LineError as fault:
             number = body.row_lines[row]
             line = body.lines[number - 1]
             offset = line.rfind(b" " + token) + 1 if token else len(line)
@@ -381,15 +423,24 @@ def _check_late_types(body: _Body, row_family: list[str]) -> None:
             continue
         if name in row_family[: meta.rows_before_type]:
             if body.lenient:
-                body.warn(meta.type_line, f"The TYPE line of {name} comes after some of "
-                                          "its samples; it was applied to all of them.")
+                body.warn(
+                    meta.type_line,
+                    f"The TYPE line of {name} comes after some of "
+                    "its samples; it was applied to all of them.",
+                )
             else:
-                body.fail(meta.type_line, 0, f"TYPE line for metric family {name} comes "
-                                             "after its samples")
+                body.fail(
+                    meta.type_line,
+                    0,
+                    f"TYPE line for metric family {name} comes after its samples",
+                )
 
 
 def _check_histograms(
-    body: _Body, row_family: list[str], types: dict[str, str], keep: npt.NDArray[np.bool_]
+    body: _Body,
+    row_family: list[str],
+    types: dict[str, str],
+    keep: npt.NDArray[np.bool_],
 ) -> None:
     """Buckets need a float ``le``; summary quantiles a float ``quantile``."""
     for row, family in enumerate(row_family):
@@ -410,9 +461,11 @@ def _check_histograms(
         else:
             try:
                 float(parse_value(value.encode(), 0))
-            except (LineFault, UnicodeEncodeError):
-                reason = f"the {label!r} label of {series.name} must be a float, " \
-                         f"found {value!r}"
+            except (LineError, UnicodeEncodeError):
+                reason = (
+                    f"the {label!r} label of {series.name} must be a float, "
+                    f"found {value!r}"
+                )
         if reason is not None:
             number = body.row_lines[row]
             line = body.lines[number - 1]
@@ -440,12 +493,18 @@ def _check_duplicates(
             np.isnan(values[row]) and np.isnan(values[earlier])
         )
         if same:
-            body.warn(number, f"Series {series} repeats line {seen} with the same value; "
-                              "the repeat was dropped.")
+            body.warn(
+                number,
+                f"Series {series} repeats line {seen} with the same value; "
+                "the repeat was dropped.",
+            )
         else:
-            body.warn(number, f"Series {series} repeats line {seen} with another value "
-                              f"({float(values[row])!r} instead of {float(values[earlier])!r}); the "
-                              "first was kept.")
+            body.warn(
+                number,
+                f"Series {series} repeats line {seen} with another value "
+                f"({float(values[row])!r} instead of {float(values[earlier])!r}); the "
+                "first was kept.",
+            )
 
 
 def _assemble(body: _Body, scraped_at: float | None) -> Snapshot:
@@ -454,29 +513,40 @@ def _assemble(body: _Body, scraped_at: float | None) -> Snapshot:
     values = _values(body, keep)
     order, index, row_family = _families(body)
     _check_late_types(body, row_family)
-    types = {f: (body.metadata[f].type or "untyped") if f in body.metadata else "untyped"
-             for f in order}
+    types = {
+        f: (body.metadata[f].type or "untyped") if f in body.metadata else "untyped"
+        for f in order
+    }
     _check_histograms(body, row_family, types, keep)
     _check_duplicates(body, values, keep)
 
-    family_index = np.fromiter(map(index.__getitem__, row_family), dtype=np.int32, count=n)
+    family_index = np.fromiter(
+        map(index.__getitem__, row_family), dtype=np.int32, count=n
+    )
     counters = np.array([types[f] == "counter" for f in order], dtype=np.bool_)
     if n and counters.any():
         negative = np.flatnonzero(counters[family_index] & (values < 0) & keep)
         for row in negative[:100]:
-            body.warn(body.row_lines[row], f"Negative counter value {float(values[row])!r} for "
-                                           f"{body.series[row]}.")
+            body.warn(
+                body.row_lines[row],
+                f"Negative counter value {float(values[row])!r} for "
+                f"{body.series[row]}.",
+            )
 
     stamps: npt.NDArray[np.int64] | None = None
     if body.stamps:
         stamps = np.full(n, NO_TIMESTAMP, dtype=np.int64)
         rows = np.fromiter(body.stamps.keys(), dtype=np.intp, count=len(body.stamps))
-        stamps[rows] = np.fromiter(body.stamps.values(), dtype=np.int64,
-                                   count=len(body.stamps))
+        stamps[rows] = np.fromiter(
+            body.stamps.values(), dtype=np.int64, count=len(body.stamps)
+        )
         odd = rows[stamps[rows] < _IMPLAUSIBLE_TIMESTAMP_MS]
         for row in odd[:100]:
-            body.warn(body.row_lines[row], f"Timestamp {int(stamps[row])} ms is "
-                                           "implausibly old; was it written in seconds?")
+            body.warn(
+                body.row_lines[row],
+                f"Timestamp {int(stamps[row])} ms is "
+                "implausibly old; was it written in seconds?",
+            )
 
     series: list[Series] = body.series
     if not keep.all():
@@ -509,7 +579,9 @@ def _assemble(body: _Body, scraped_at: float | None) -> Snapshot:
 
 
 def parse_many(
-    bodies: Iterable[bytes], *, parser: Parser | None = None,
+    bodies: Iterable[bytes],
+    *,
+    parser: Parser | None = None,
     on_each: Callable[[Snapshot], None] | None = None,
 ) -> list[Snapshot]:
     """Parse several bodies of one endpoint with one warm parser.

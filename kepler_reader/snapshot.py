@@ -216,7 +216,7 @@ class Snapshot:
 
 
 def format_value(value: float) -> str:
-    """Spell a sample value the way the text format does (``NaN``, ``+Inf``, ``-Inf``)."""
+    """Spell a sample value as the text format does (``NaN``, ``+Inf``, ``-Inf``)."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):

@@ -1,4 +1,4 @@
-"""Per-pod package joules and watts for every bundled Kepler release, as EXPECTED.md says."""
+"""Per-pod package joules and watts for every bundled Kepler release (EXPECTED.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 
 import kepler_reader as kr
 from kepler_reader.cli import main
-
 from tests.paths import KEPLER, RELEASES
 
 _SECTION = re.compile(r"^## (v[0-9.]+) ", re.M)
@@ -25,7 +24,11 @@ def expected_rows() -> dict[str, dict[tuple[str, str], tuple[float, float]]]:
         rows = {}
         for line in text[start:end].splitlines():
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) < 4 or cells[0] in ("namespace", "**sum**") or "---" in cells[0]:
+            if (
+                len(cells) < 4
+                or cells[0] in ("namespace", "**sum**")
+                or "---" in cells[0]
+            ):
                 continue
             rows[(cells[0], cells[1])] = (float(cells[-2]), float(cells[-1]))
         tables[release] = rows
@@ -61,14 +64,24 @@ def test_diff_reproduces_expected_rows(release: str) -> None:
 def test_cli_diff_json_reproduces_expected_rows(
     release: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["diff", str(KEPLER / f"{release}-node-a.prom"),
-                 str(KEPLER / f"{release}-node-a.t3.prom"), "--interval", "3",
-                 "--format", "json"])
+    code = main(
+        [
+            "diff",
+            str(KEPLER / f"{release}-node-a.prom"),
+            str(KEPLER / f"{release}-node-a.t3.prom"),
+            "--interval",
+            "3",
+            "--format",
+            "json",
+        ]
+    )
     assert code == 0
     document = json.loads(capsys.readouterr().out)
     assert document["interval_seconds"] == 3.0
     assert document["zone"] == "package"
-    rows = {(p["namespace"], p["pod"]): (p["joules"], p["watts"]) for p in document["pods"]}
+    rows = {
+        (p["namespace"], p["pod"]): (p["joules"], p["watts"]) for p in document["pods"]
+    }
     assert rows.keys() == EXPECTED[release].keys()
     for key, (joules, watts) in EXPECTED[release].items():
         assert rows[key][0] == pytest.approx(joules, abs=1e-6)
@@ -90,8 +103,15 @@ def test_spot_values_written_out() -> None:
 
 @pytest.mark.parametrize(
     ("release", "node_joules"),
-    [("v0.3", 157.14), ("v0.4", 157.14), ("v0.5.5", 157.14), ("v0.7.2", 157.14),
-     ("v0.7.12", 157.14), ("v0.9.0", 157.14), ("v0.11", 157.140318)],
+    [
+        ("v0.3", 157.14),
+        ("v0.4", 157.14),
+        ("v0.5.5", 157.14),
+        ("v0.7.2", 157.14),
+        ("v0.7.12", 157.14),
+        ("v0.9.0", 157.14),
+        ("v0.11", 157.140318),
+    ],
 )
 def test_node_package_energy(release: str, node_joules: float) -> None:
     result = kr.diff(*pair(release), interval=3.0)
@@ -130,7 +150,9 @@ def test_namespaces_sum_their_pods() -> None:
     result = kr.diff(*pair("v0.11"), interval=3.0)
     flux = next(ns for ns in result.namespaces if ns.namespace == "flux-system")
     assert flux.pods == 4
-    assert flux.joules == pytest.approx(1.452936 + 2.971915 + 0.594383 + 2.179404, abs=1e-6)
+    assert flux.joules == pytest.approx(
+        1.452936 + 2.971915 + 0.594383 + 2.179404, abs=1e-6
+    )
 
 
 @pytest.mark.parametrize("zone", ["core", "dram", "uncore"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import attrs
 import requests
@@ -26,7 +27,9 @@ from .exceptions import (
     ScrapeTimeoutError,
 )
 from .parser import Parser
-from .snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from .snapshot import Snapshot
 
 __all__ = ["ACCEPT_TEXT", "DEFAULT_TIMEOUT_SECONDS", "Response", "fetch", "scrape"]
 
@@ -74,9 +77,15 @@ def _check_status(response: requests.Response, url: str) -> None:
         start = b""
     excerpt = _first_line(start)
     detail = f": {excerpt}" if excerpt else ""
-    kind = AuthenticationError if response.status_code in (401, 403) else HTTPStatusError
-    raise kind(f"{url} answered HTTP {response.status_code}{detail}", url=url,
-               status=response.status_code, body_excerpt=excerpt)
+    kind = (
+        AuthenticationError if response.status_code in (401, 403) else HTTPStatusError
+    )
+    raise kind(
+        f"{url} answered HTTP {response.status_code}{detail}",
+        url=url,
+        status=response.status_code,
+        body_excerpt=excerpt,
+    )
 
 
 def _check_content(body: bytes, content_type: str, url: str) -> None:
@@ -85,15 +94,22 @@ def _check_content(body: bytes, content_type: str, url: str) -> None:
     if media in ("text/html", "application/xhtml+xml") or head.startswith(
         (b"<!doctype", b"<html")
     ):
-        raise NotAnExpositionError(f"{url} sent an HTML response, probably a login or "
-                                   "proxy page, not metrics.", url=url)
+        raise NotAnExpositionError(
+            f"{url} sent an HTML response, probably a login or "
+            "proxy page, not metrics.",
+            url=url,
+        )
     if media == "application/json" or head.startswith((b"{", b"[")):
-        raise NotAnExpositionError(f"{url} sent JSON ({_first_line(body)[:80]}), not "
-                                   "metrics.", url=url)
+        raise NotAnExpositionError(
+            f"{url} sent JSON ({_first_line(body)[:80]}), not metrics.", url=url
+        )
     if body and not body.endswith(b"\n"):
-        raise IncompleteResponseError(f"{url}: the body ends in the middle of a line "
-                                      f"after {len(body)} bytes; the response was cut "
-                                      "off.", url=url)
+        raise IncompleteResponseError(
+            f"{url}: the body ends in the middle of a line "
+            f"after {len(body)} bytes; the response was cut "
+            "off.",
+            url=url,
+        )
 
 
 def fetch(
@@ -131,40 +147,62 @@ def fetch(
     own = session is None
     http = session or requests.Session()
     started = time.monotonic()
+    chunks: list[bytes] = []
+    size = 0
+    announced = ""
+    raw: object = None
     try:
-        with http.get(url, headers=request_headers, timeout=timeout,
-                      stream=True) as response:
+        with http.get(
+            url, headers=request_headers, timeout=timeout, stream=True
+        ) as response:
             scraped_at = time.time()
             if response.status_code != 200:
                 _check_status(response, shown)
-            chunks: list[bytes] = []
-            size = 0
+            raw = response.raw
+            announced = response.headers.get("Content-Length", "")
+            if response.headers.get("Content-Encoding", "identity") != "identity":
+                announced = ""  # the length counts compressed bytes
             for chunk in response.iter_content(_CHUNK):
                 size += len(chunk)
                 if size > max_body_bytes:
                     raise LimitExceededError(
                         f"{shown}: the body exceeds max_body_bytes={max_body_bytes}.",
-                        limit="max_body_bytes", value=max_body_bytes)
+                        limit="max_body_bytes",
+                        value=max_body_bytes,
+                    )
                 chunks.append(chunk)
             content_type = response.headers.get("Content-Type", "")
     except requests.exceptions.ConnectTimeout as error:
-        raise ScrapeTimeoutError(f"{shown}: no connection within {timeout} s.",
-                                 url=shown) from error
+        raise ScrapeTimeoutError(
+            f"{shown}: no connection within {timeout} s.", url=shown
+        ) from error
     except requests.exceptions.ReadTimeout as error:
-        raise ScrapeTimeoutError(f"{shown}: no answer within {timeout} s.",
-                                 url=shown) from error
+        raise ScrapeTimeoutError(
+            f"{shown}: no answer within {timeout} s.", url=shown
+        ) from error
     except requests.exceptions.ChunkedEncodingError as error:
-        raise IncompleteResponseError(f"{shown}: the response ended before its body "
-                                      f"did ({_cause(error)}).", url=shown) from error
+        tell = getattr(raw, "tell", None)
+        size = max(size, tell() if callable(tell) else 0)
+        where = (
+            f"after {size} of the {announced} bytes announced"
+            if announced
+            else f"after {size} bytes, before the final chunk"
+        )
+        raise IncompleteResponseError(
+            f"{shown}: the response ended before its body did, {where}.", url=shown
+        ) from error
     except requests.exceptions.ContentDecodingError as error:
-        raise IncompleteResponseError(f"{shown}: the compressed body is corrupt "
-                                      f"({_cause(error)}).", url=shown) from error
+        raise IncompleteResponseError(
+            f"{shown}: the compressed body is corrupt ({_cause(error)}).", url=shown
+        ) from error
     except requests.exceptions.ConnectionError as error:
-        raise EndpointUnreachableError(f"{shown} is unreachable ({_cause(error)}).",
-                                       url=shown) from error
+        raise EndpointUnreachableError(
+            f"{shown} is unreachable ({_cause(error)}).", url=shown
+        ) from error
     except requests.exceptions.RequestException as error:
-        raise ScrapeError(f"{shown}: the request failed ({_cause(error)}).",
-                          url=shown) from error
+        raise ScrapeError(
+            f"{shown}: the request failed ({_cause(error)}).", url=shown
+        ) from error
     finally:
         if own:
             http.close()
@@ -214,5 +252,9 @@ def scrape(
     """
     response = fetch(url, session=session, timeout=timeout, headers=headers)
     parser = parser or Parser(lenient=lenient)
-    return parser.parse(response.body, source=response.url,
-                        scraped_at=response.scraped_at, lenient=lenient)
+    return parser.parse(
+        response.body,
+        source=response.url,
+        scraped_at=response.scraped_at,
+        lenient=lenient,
+    )

@@ -1,0 +1,258 @@
+"""Parser rules beyond the bug-report cases: bad input errors, spellings, warm reuse."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import pytest
+
+import kepler_reader as kr
+from tests.paths import FIXTURES, KEPLER, RELEASES
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "column", "reason"),
+    [
+        pytest.param(
+            b'a{b="1"} x\n',
+            1,
+            10,
+            "expected a float value, found 'x'",
+            id="value-not-a-float",
+        ),
+        pytest.param(
+            b"a 1_000\n",
+            1,
+            3,
+            "expected a float value, found '1_000'",
+            id="underscore-in-value",
+        ),
+        pytest.param(
+            b'ok 1\na{b="1"}\n',
+            2,
+            9,
+            "expected a value after the series, found the end of the line",
+            id="missing-value",
+        ),
+        pytest.param(
+            b'a{b="1",b="2"} 1\n',
+            1,
+            9,
+            "duplicate label name 'b'",
+            id="duplicate-label",
+        ),
+        pytest.param(
+            b'a{1b="x"} 1\n',
+            1,
+            3,
+            "expected a label name or '}', found '1b=\"x\"} 1'",
+            id="label-name-starts-with-digit",
+        ),
+        pytest.param(
+            b'a{b "1"} 1\n',
+            1,
+            5,
+            "expected '=' after label name 'b', found '\"1\"} 1'",
+            id="missing-equals",
+        ),
+        pytest.param(
+            b"a 1 12x\n",
+            1,
+            5,
+            "expected an integer timestamp (milliseconds) after the value, found '12x'",
+            id="bad-timestamp",
+        ),
+        pytest.param(
+            b"a 1 12 13\n",
+            1,
+            8,
+            "unexpected text after the timestamp, found '13'",
+            id="text-after-timestamp",
+        ),
+        pytest.param(
+            b"kepler.node.joules 1\n",
+            1,
+            7,
+            "unexpected character after the "
+            "metric name 'kepler'; expected '{' or a blank, found "
+            "'.node.joules 1'",
+            id="dotted-name",
+        ),
+        pytest.param(
+            b"# TYPE a counters\n",
+            1,
+            10,
+            "unknown metric type 'counters' for "
+            "a; expected counter, gauge, histogram, summary or untyped",
+            id="unknown-type",
+        ),
+        pytest.param(
+            b"# HELP a bad \\t escape\n",
+            1,
+            14,
+            "invalid escape sequence "
+            "'\\\\t' in the help text of a; only \\\\ and \\n are allowed",
+            id="help-escape",
+        ),
+        pytest.param(
+            b"# TYPE 9a counter\n",
+            1,
+            8,
+            "expected a metric name after TYPE",
+            id="type-bad-name",
+        ),
+        pytest.param(
+            b"a 1\n# TYPE a gauge\n",
+            2,
+            1,
+            "TYPE line for metric family a comes after its samples",
+            id="type-after-samples",
+        ),
+        pytest.param(
+            b"# TYPE s summary\ns 1\n",
+            2,
+            1,
+            "sample s of summary s has no 'quantile' label",
+            id="summary-without-quantile",
+        ),
+    ],
+)
+def test_bad_lines(body: bytes, line: int, column: int, reason: str) -> None:
+    with pytest.raises(kr.ParseError) as caught:
+        kr.parse(body, source="t.prom")
+    error = caught.value
+    assert (error.line, error.column, error.reason) == (line, column, reason)
+    text = body.split(b"\n")[line - 1].decode()
+    assert (
+        str(error) == f"t.prom:{line}:{column}: {reason}\n    {text}\n"
+        f"    {' ' * (column - 1)}^"
+    )
+    lenient = kr.parse(body, lenient=True)
+    assert [(p.line, p.column, p.message) for p in lenient.errors] == [
+        (line, column, reason)
+    ] or reason.startswith("TYPE line")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("NaN", math.nan),
+        ("+Inf", math.inf),
+        ("-Inf", -math.inf),
+        ("inf", math.inf),
+        ("1.234567e+06", 1234567.0),
+        ("1e-05", 1e-05),
+        ("-0", -0.0),
+        (".5", 0.5),
+        ("486.63599999999997", 486.63599999999997),
+        ("9.223372037599701e+14", 922337203759970.1),
+    ],
+)
+def test_value_spellings(text: str, value: float) -> None:
+    (got,) = kr.parse(f"a {text}\n".encode()).values.tolist()
+    assert got == value or (math.isnan(got) and math.isnan(value))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'a{b="1",} 1',
+        b"a{} 1",
+        b'a { b = "1" , c="2" } 1',
+        b"a\t1",
+        b"  a 1",
+        b'a{b="x}, #=y"} 1',
+        b"a  1  ",
+    ],
+    ids=[
+        "trailing-comma",
+        "empty-braces",
+        "blanks-inside",
+        "tab",
+        "indent",
+        "specials-in-value",
+        "extra-blanks",
+    ],
+)
+def test_legal_spellings(line: bytes) -> None:
+    snap = kr.parse(line + b"\n")
+    assert snap.values.tolist() == [1.0]
+    assert snap.series[0].name == "a"
+
+
+def test_same_series_in_two_spellings_is_one_object() -> None:
+    snap = kr.parse(b'a{x="1",y="2"} 1\n# TYPE b gauge\nb 2\n')
+    again = kr.Parser()
+    first = again.parse(b'a{x="1",y="2"} 1\n')
+    second = again.parse(b'a{ y="2", x="1" } 5\n')
+    assert first.series[0] is second.series[0]
+    assert snap.series[0] == first.series[0]
+
+
+def test_duplicate_series_keep_the_first() -> None:
+    snap = kr.parse(b'a{x="1"} 1\na{x="1"} 1\na{x="1"} 2\n')
+    assert snap.values.tolist() == [1.0]
+    assert [w.line for w in snap.warnings] == [2, 3]
+    assert "same value" in snap.warnings[0].message
+    assert "another value (2.0 instead of 1.0)" in snap.warnings[1].message
+
+
+def test_empty_body_and_comments_only() -> None:
+    assert len(kr.parse(b"")) == 0
+    snap = kr.parse(b"# just a comment\n\n# HELP lonely no samples\n")
+    assert snap.families == ()
+
+
+def test_parse_error_survives_pickling() -> None:
+    with pytest.raises(kr.ParseError) as caught:
+        kr.parse(b"a{\n")
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert str(copy) == str(caught.value)
+
+
+def comparable(snap: kr.Snapshot) -> list[object]:
+    return [(s.series, repr(s.value), s.timestamp_ms) for s in snap.samples()] + [
+        snap.families,
+        [(p.line, p.message) for p in snap.errors],
+        [(w.line, w.message) for w in snap.warnings],
+        snap.truncated,
+    ]
+
+
+def all_bodies() -> list[bytes]:
+    return [p.read_bytes() for p in sorted(FIXTURES.rglob("*.prom"))]
+
+
+def test_warm_parser_gives_what_a_cold_parse_gives() -> None:
+    # One parser fed every fixture, twice, in an order where series come and go.
+    warm = kr.Parser(lenient=True)
+    bodies = all_bodies()
+    for body in bodies + bodies[::-1]:
+        assert comparable(warm.parse(body)) == comparable(kr.parse(body, lenient=True))
+
+
+def test_warm_parser_reuses_series_objects() -> None:
+    warm = kr.Parser()
+    for release in RELEASES:
+        first = warm.parse((KEPLER / f"{release}-node-a.prom").read_bytes())
+        second = warm.parse((KEPLER / f"{release}-node-a.t3.prom").read_bytes())
+        shared = set(map(id, first.series)) & set(map(id, second.series))
+        # v0.3 and v0.4 print measurements as label values, so some series are new
+        assert len(shared) >= 0.8 * len(second)
+
+
+def test_warm_parser_in_strict_mode_still_raises() -> None:
+    warm = kr.Parser()
+    warm.parse(b'a{x="1"} 1\n')
+    with pytest.raises(kr.ParseError):
+        warm.parse(b'a{x="1"} oops\n')
+    assert warm.parse(b'a{x="1"} 2\n').values.tolist() == [2.0]
+
+
+def test_warm_cache_is_bounded() -> None:
+    warm = kr.Parser(max_cached_series=10)
+    for tick in range(5):
+        body = "".join(f'a{{pod="p{tick}-{i}"}} {i}\n' for i in range(20)).encode()
+        assert len(warm.parse(body)) == 20
+    assert len(warm._by_text) <= 40
