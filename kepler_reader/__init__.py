@@ -42,7 +42,7 @@ from .exceptions import (
 )
 from .histograms import Histogram, histograms
 from .kepler import Era, KeplerView, Workload, detect_era, kepler_view
-from .parser import Parser, parse
+from .parser import Parser, StreamParser, parse, sniff_format
 from .scraping import Response, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
 
@@ -76,6 +76,7 @@ __all__ = [
     "ScrapeTimeoutError",
     "Series",
     "Snapshot",
+    "StreamParser",
     "Workload",
     "__version__",
     "detect_era",
@@ -86,5 +87,6 @@ __all__ = [
     "parse",
     "read_dump",
     "scrape",
+    "sniff_format",
     "write_dump",
 ]

@@ -1,26 +1,37 @@
-r"""Line-level rules of the Prometheus text exposition format 0.0.4.
+r"""Line-level rules of the Prometheus text format 0.0.4 and OpenMetrics 1.0 text.
 
 Each function here reads one line (as bytes, without its line feed) and either returns
 its parts or raises :class:`LineError` with the byte offset of the fault and what was
 expected there. The parser turns a fault into a :class:`~kepler_reader.ParseError` with
 the line number, or into a skipped-line record in lenient mode.
 
-The grammar, in the format's own terms::
+The two formats share one grammar for sample lines; what differs (the unit of the
+timestamp, the metric types, ``# EOF``, exemplars) is decided by the parser once it
+knows the format. The grammar, in the formats' own terms::
 
     line        = blank | comment | sample
-    comment     = "#" blanks ( "HELP" blanks name [ blanks help ]
-                             | "TYPE" blanks name blanks type | any text )
-    sample      = name [ blanks ] [ "{" [ labels ] "}" ] blanks value
-                  [ blanks timestamp ] [ blanks ] [ exemplar ]
+    comment     = "#" blanks ( "HELP" blanks fname [ blanks help ]
+                             | "TYPE" blanks fname blanks type
+                             | "UNIT" blanks fname [ blanks unit ]
+                             | "EOF" | any other text )
+    sample      = series blanks value [ blanks timestamp ] [ blanks ] [ exemplar ]
+    series      = name [ blanks ] [ "{" [ labels ] "}" ]
+                | "{" [ blanks ] quoted [ [ blanks ] "," [ labels ] ] "}"
     labels      = label { [ blanks ] "," [ blanks ] label }
                   [ [ blanks ] "," ] [ blanks ]
-    label       = label_name [ blanks ] "=" [ blanks ] '"' label_value '"'
-    label_value = { any byte but '"', "\\" and LF | "\\\\" | '\\"' | "\\n" }
+    label       = ( label_name | quoted ) [ blanks ] "=" [ blanks ] quoted
+    quoted      = '"' { any byte but '"', "\\" and LF | "\\\\" | '\\"' | "\\n" } '"'
+    exemplar    = "#" blanks "{" [ labels ] "}" blanks value [ blanks timestamp ]
+    fname       = name | quoted
     name        = [a-zA-Z_:] [a-zA-Z0-9_:]*
     label_name  = [a-zA-Z_] [a-zA-Z0-9_]*
     value       = a Go float: decimal, "NaN", "+Inf", "-Inf" (any case)
-    timestamp   = [ "-" ] digit { digit }           (milliseconds)
+    timestamp   = [ "-" ] digit { digit }           text 0.0.4: milliseconds
+                | a decimal number                  OpenMetrics: seconds
     blanks      = ( " " | TAB ) { " " | TAB }
+
+A quoted metric or label name (Prometheus 3's UTF-8 names) may hold any character; a
+quoted classic name is the same name as the unquoted one.
 """
 
 from __future__ import annotations
@@ -34,8 +45,8 @@ __all__ = [
     "ParsedComment",
     "ParsedSample",
     "parse_comment",
+    "parse_exemplar",
     "parse_sample_line",
-    "parse_series_text",
     "parse_value",
 ]
 
@@ -43,25 +54,16 @@ _NAME = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(rb"[a-zA-Z_][a-zA-Z0-9_]*")
 _BLANKS = re.compile(rb"[ \t]*")
 _TOKEN = re.compile(rb"[^ \t]*")
-# A label value up to its closing quote; escapes are checked after the match.
-_LABEL_VALUE = re.compile(rb'((?:[^"\\]|\\.)*)"', re.DOTALL)
+# A quoted string up to its closing quote; escapes are checked after the match.
+_QUOTED = re.compile(rb'((?:[^"\\]|\\.)*)"', re.DOTALL)
 _ESCAPE = re.compile(rb"\\(.?)", re.DOTALL)
-_TIMESTAMP = re.compile(rb"-?[0-9]+")
-# The common case: no blanks, no escapes. Anything else takes the general scanner.
-_SIMPLE_SERIES = re.compile(
-    rb"([a-zA-Z_:][a-zA-Z0-9_:]*)"
-    rb'(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"'
-    rb'(?:,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*,?)?)\})?'
-)
-_SIMPLE_PAIR = re.compile(rb'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*)"')
+_INTEGER = re.compile(rb"[-+]?[0-9]+")
+_DECIMAL = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 # Characters a Go float may contain; Python's float() accepts more (``_``, spaces).
-_FLOAT_CHARS = re.compile(
-    rb"[0-9.eE+\-]+|[+-]?(?:[iI][nN][fF](?:[iI][nN][iI][tT][yY])?"
-    rb"|[nN][aA][nN])"
+_FLOAT = re.compile(
+    rb"[0-9.eE+\-]+|[+-]?(?:[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])"
 )
 _UNESCAPE = {b"\\": "\\", b'"': '"', b"n": "\n"}
-
-_TYPES = frozenset(("counter", "gauge", "histogram", "summary", "untyped"))
 
 
 class LineError(Exception):
@@ -79,12 +81,12 @@ class LineError(Exception):
 
 @attrs.frozen(slots=True)
 class ParsedComment:
-    """A ``# HELP`` or ``# TYPE`` line.
+    """A ``# HELP``, ``# TYPE``, ``# UNIT`` or ``# EOF`` line.
 
     Attributes:
-        keyword: ``"HELP"`` or ``"TYPE"``.
-        name: The family name.
-        text: The unescaped help text, or the type.
+        keyword: ``"HELP"``, ``"TYPE"``, ``"UNIT"`` or ``"EOF"``.
+        name: The family name (``""`` for ``EOF``).
+        text: The unescaped help text, the type as written, or the unit.
         help_was_invalid_utf8: True when the help text had to be decoded with
             replacement characters.
     """
@@ -100,26 +102,28 @@ class ParsedSample:
     """The parts of one sample line.
 
     Attributes:
-        name: The sample name.
+        name: The sample name (unquoted).
         labels: ``(name, value)`` pairs in printed order, values unescaped.
         value: The value token, validated (convert with ``float``).
-        timestamp_ms: The timestamp in milliseconds, or ``None``.
+        timestamp: The timestamp token (an integer, or a decimal number), or ``None``.
         series_end: Byte offset just past the series text (name and labels).
         value_start: Byte offset of the value token.
-        has_exemplar: True when an exemplar (`` # {...} v``) followed the value.
+        exemplar_start: Byte offset of the ``#`` that starts an exemplar, or -1.
     """
 
     name: str
     labels: tuple[tuple[str, str], ...]
     value: bytes
-    timestamp_ms: int | None
+    timestamp: bytes | None
     series_end: int
     value_start: int
-    has_exemplar: bool
+    exemplar_start: int
 
 
 def _found(line: bytes, pos: int) -> str:
     """A short quote of what stands at ``pos``, for error messages."""
+    if pos >= len(line):
+        return ", found the end of the line"
     fragment = line[pos : pos + 16].decode("utf-8", "replace")
     return f", found {fragment!r}" + ("..." if len(line) > pos + 16 else "")
 
@@ -131,10 +135,10 @@ def _decode(raw: bytes, offset: int, what: str) -> str:
         raise LineError(offset + error.start, f"{what} is not valid UTF-8") from None
 
 
-def _unescape_label_value(raw: bytes, offset: int, label: str) -> str:
-    r"""Rule ``label_value``: ``\\\\``, ``\\"`` and ``\\n`` are the only escapes."""
+def _unescape(raw: bytes, offset: int, what: str) -> str:
+    r"""Rule ``quoted``: ``\\\\``, ``\\"`` and ``\\n`` are the only escapes."""
     if b"\\" not in raw:
-        return _decode(raw, offset, f"the value of label {label!r}")
+        return _decode(raw, offset, what)
 
     def replace(match: re.Match[bytes]) -> bytes:
         char = match.group(1)
@@ -142,95 +146,72 @@ def _unescape_label_value(raw: bytes, offset: int, label: str) -> str:
             shown = "\\" + char.decode("utf-8", "replace")
             raise LineError(
                 offset + match.start(),
-                f"invalid escape sequence {shown!r} in the value of label {label!r}; "
+                f"invalid escape sequence {shown!r} in {what}; "
                 'only \\\\, \\" and \\n are allowed',
             )
         return _UNESCAPE[char].encode()
 
-    return _decode(_ESCAPE.sub(replace, raw), offset, f"the value of label {label!r}")
+    return _decode(_ESCAPE.sub(replace, raw), offset, what)
 
 
-def parse_series_text(text: bytes) -> tuple[str, tuple[tuple[str, str], ...]] | None:
-    """Read ``text`` as exactly ``name [ "{" labels "}" ]`` in its simplest spelling.
-
-    Returns ``(name, labels)`` when all of ``text`` is a series without blanks or
-    escapes, and ``None`` otherwise (the caller then uses :func:`parse_sample_line`,
-    which accepts every spelling and reports faults).
-    """
-    match = _SIMPLE_SERIES.fullmatch(text)
+def _quoted(line: bytes, pos: int, what: str, label: str | None) -> tuple[str, int]:
+    """Rule ``quoted`` at ``pos`` (just after the opening quote)."""
+    match = _QUOTED.match(line, pos)
     if match is None:
-        return None
-    name = match.group(1).decode("ascii")
-    block = match.group(2)
-    if not block:
-        return name, ()
-    pairs = _SIMPLE_PAIR.findall(block)
-    try:
-        labels = tuple(
-            (key.decode("ascii"), value.decode("utf-8")) for key, value in pairs
+        raise LineError(
+            pos - 1,
+            f"{what} contains an unescaped line feed (the line ends inside the quoted "
+            "value)",
+            open_label=label,
         )
-    except UnicodeDecodeError:
-        return None
-    if len({key for key, _ in labels}) != len(labels):
-        return None
-    return name, labels
+    return _unescape(match.group(1), pos, what), match.end()
 
 
-def _labels(line: bytes, pos: int) -> tuple[tuple[tuple[str, str], ...], int]:
-    """Rule ``labels``, from just after ``{``.
+def _skip(line: bytes, pos: int) -> int:
+    return _BLANKS.match(line, pos).end()  # type: ignore[union-attr]
+
+
+def _labels(
+    line: bytes, pos: int, pairs: list[tuple[str, str]]
+) -> tuple[tuple[tuple[str, str], ...], int]:
+    """Rule ``labels``, from just after ``{`` (or after a quoted name and ``,``).
 
     Returns the pairs and the offset just past the closing ``}``.
     """
-    pairs: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    seen = {key for key, _ in pairs}
     end = len(line)
     while True:
-        pos = _BLANKS.match(line, pos).end()  # type: ignore[union-attr]
+        pos = _skip(line, pos)
         if pos < end and line[pos] == 0x7D:  # "}"
             return tuple(pairs), pos + 1
-        match = _LABEL_NAME.match(line, pos)
-        if match is None:
-            if pos >= end:
+        if pos < end and line[pos] == 0x22:  # a quoted (UTF-8) label name
+            label, after = _quoted(line, pos + 1, "a quoted label name", None)
+        else:
+            match = _LABEL_NAME.match(line, pos)
+            if match is None:
                 raise LineError(
-                    pos,
-                    "unexpected end of line inside the label set; "
-                    "expected a label name or '}'",
+                    pos, f"expected a label name or '}}'{_found(line, pos)}"
                 )
-            raise LineError(pos, f"expected a label name or '}}'{_found(line, pos)}")
-        label = match.group().decode("ascii")
+            label, after = match.group().decode("ascii"), match.end()
         if label in seen:
             raise LineError(pos, f"duplicate label name {label!r}")
         seen.add(label)
-        pos = _BLANKS.match(line, match.end()).end()  # type: ignore[union-attr]
+        pos = _skip(line, after)
         if pos >= end or line[pos] != 0x3D:  # "="
             raise LineError(
                 pos, f"expected '=' after label name {label!r}{_found(line, pos)}"
             )
-        pos = _BLANKS.match(line, pos + 1).end()  # type: ignore[union-attr]
+        pos = _skip(line, pos + 1)
         if pos >= end or line[pos] != 0x22:  # '"'
             raise LineError(pos, f"the value of label {label!r} must start with '\"'")
-        value_match = _LABEL_VALUE.match(line, pos + 1)
-        if value_match is None:
-            raise LineError(
-                pos,
-                f"the value of label {label!r} contains an unescaped "
-                "line feed (the line ends inside the quoted value)",
-                open_label=label,
-            )
-        value = _unescape_label_value(value_match.group(1), pos + 1, label)
+        value, pos = _quoted(line, pos + 1, f"the value of label {label!r}", label)
         pairs.append((label, value))
-        pos = _BLANKS.match(line, value_match.end()).end()  # type: ignore[union-attr]
+        pos = _skip(line, pos)
         if pos < end and line[pos] == 0x2C:  # ","
             pos += 1
             continue
         if pos < end and line[pos] == 0x7D:
             return tuple(pairs), pos + 1
-        if pos >= end:
-            raise LineError(
-                pos,
-                f"unexpected end of line after the value of label "
-                f"{label!r}; expected ',' or '}}'",
-            )
         raise LineError(
             pos,
             f"expected ',' or '}}' after the value of label {label!r}"
@@ -243,7 +224,7 @@ def parse_value(token: bytes, offset: int) -> bytes:
 
     Returns the token unchanged; raises :class:`LineError` when it is not a float.
     """
-    if _FLOAT_CHARS.fullmatch(token) is not None:
+    if _FLOAT.fullmatch(token) is not None:
         try:
             float(token)
         except ValueError:
@@ -254,13 +235,29 @@ def parse_value(token: bytes, offset: int) -> bytes:
     raise LineError(offset, f"expected a float value, found {shown!r}")
 
 
-def parse_sample_line(line: bytes) -> ParsedSample:
-    """Rule ``sample``: read a whole sample line in any legal spelling.
-
-    Raises:
-        LineError: At the first byte that breaks the rule, saying what was expected.
-    """
+def _series(line: bytes) -> tuple[str, tuple[tuple[str, str], ...], int]:
+    """Rule ``series``: the name and labels, and the offset just past them."""
     end = len(line)
+    if line[:1] == b"{":
+        pos = _skip(line, 1)
+        if pos >= end or line[pos] != 0x22:
+            raise LineError(
+                pos, f"expected a quoted metric name after '{{'{_found(line, pos)}"
+            )
+        name, pos = _quoted(line, pos + 1, "the quoted metric name", None)
+        after = _skip(line, pos)
+        if after < end and line[after] == 0x3D:  # '=': a label, not a name
+            raise LineError(pos, "expected a quoted metric name before the labels")
+        if after < end and line[after] == 0x2C:
+            labels, pos = _labels(line, after + 1, [])
+        elif after < end and line[after] == 0x7D:
+            labels, pos = (), after + 1
+        else:
+            raise LineError(
+                after,
+                f"expected ',' or '}}' after the metric name{_found(line, after)}",
+            )
+        return name, labels, pos
     match = _NAME.match(line)
     if match is None:
         raise LineError(
@@ -269,111 +266,163 @@ def parse_sample_line(line: bytes) -> ParsedSample:
         )
     name = match.group().decode("ascii")
     pos = match.end()
-    after_name = _BLANKS.match(line, pos).end()  # type: ignore[union-attr]
-    labels: tuple[tuple[str, str], ...] = ()
-    if after_name < end and line[after_name] == 0x7B:  # "{"
-        labels, pos = _labels(line, after_name + 1)
-    elif after_name < end and pos == after_name:
+    after = _skip(line, pos)
+    if after < end and line[after] == 0x7B:  # "{"
+        labels, pos = _labels(line, after + 1, [])
+        return name, labels, pos
+    if after < end and pos == after:
         raise LineError(
             pos,
-            f"unexpected character after the metric name {name!r}; "
-            f"expected '{{' or a blank{_found(line, pos)}",
+            f"unexpected character after the metric name {name!r}; expected '{{' or a "
+            f"blank{_found(line, pos)} (names with other characters must be quoted)",
         )
-    series_end = pos
+    return name, (), pos
+
+
+def parse_sample_line(line: bytes) -> ParsedSample:
+    """Rule ``sample``: read a whole sample line in any legal spelling.
+
+    Raises:
+        LineError: At the first byte that breaks the rule, saying what was expected.
+    """
+    end = len(line)
+    name, labels, series_end = _series(line)
 
     # The value, then an optional timestamp, then an optional exemplar.
-    value_start = _BLANKS.match(line, pos).end()  # type: ignore[union-attr]
-    if value_start == pos:
-        if pos >= end:
-            raise LineError(
-                pos, "expected a value after the series, found the end of the line"
-            )
-        raise LineError(pos, "expected a blank and a value after the series")
+    value_start = _skip(line, series_end)
     if value_start >= end:
         raise LineError(
             value_start, "expected a value after the series, found the end of the line"
         )
+    if value_start == series_end:
+        raise LineError(
+            series_end,
+            f"expected a blank and a value after the series{_found(line, series_end)}",
+        )
     value_end = _TOKEN.match(line, value_start).end()  # type: ignore[union-attr]
     value = parse_value(line[value_start:value_end], value_start)
-    pos = _BLANKS.match(line, value_end).end()  # type: ignore[union-attr]
-    timestamp: int | None = None
-    has_exemplar = False
+    pos = _skip(line, value_end)
+    timestamp: bytes | None = None
     if pos < end and line[pos] != 0x23:  # not "#"
         stamp_end = _TOKEN.match(line, pos).end()  # type: ignore[union-attr]
-        token = line[pos:stamp_end]
-        if _TIMESTAMP.fullmatch(token) is None:
-            shown = token[:40].decode("utf-8", "replace")
+        timestamp = line[pos:stamp_end]
+        if _DECIMAL.fullmatch(timestamp) is None:
+            shown = timestamp[:40].decode("utf-8", "replace")
             raise LineError(
-                pos,
-                f"expected an integer timestamp (milliseconds) after "
-                f"the value, found {shown!r}",
+                pos, f"expected a timestamp after the value, found {shown!r}"
             )
-        timestamp = int(token)
-        if not -(2**63) <= timestamp < 2**63:
-            raise LineError(pos, "the timestamp does not fit in 64 bits")
-        pos = _BLANKS.match(line, stamp_end).end()  # type: ignore[union-attr]
+        pos = _skip(line, stamp_end)
+    exemplar_start = -1
     if pos < end:
         if line[pos] != 0x23:
             raise LineError(
                 pos, f"unexpected text after the timestamp{_found(line, pos)}"
             )
-        has_exemplar = True
+        exemplar_start = pos
     return ParsedSample(
-        name, labels, value, timestamp, series_end, value_start, has_exemplar
+        name, labels, value, timestamp, series_end, value_start, exemplar_start
     )
 
 
-def parse_comment(line: bytes) -> ParsedComment | None:
-    """Rule ``comment``: read a ``# HELP`` or ``# TYPE`` line.
+def timestamp_ms(token: bytes, *, seconds: bool, offset: int) -> int:
+    """Convert a timestamp token to integer milliseconds since the epoch.
 
-    Returns ``None`` for any other comment (which the format ignores).
+    Args:
+        token: The token as printed.
+        seconds: True for OpenMetrics (seconds, possibly fractional), False for the
+            text format 0.0.4 (integer milliseconds).
+        offset: The token's byte offset, for the error.
 
     Raises:
-        LineError: For a HELP or TYPE line with a bad name, type or escape.
+        LineError: The token does not fit the format's rule or 64 bits.
     """
-    pos = _BLANKS.match(line, 1).end()  # type: ignore[union-attr]
+    if seconds:
+        stamp = round(float(token) * 1000)
+    else:
+        if _INTEGER.fullmatch(token) is None:
+            shown = token[:40].decode("utf-8", "replace")
+            raise LineError(
+                offset,
+                f"expected an integer timestamp (milliseconds) after the value, found "
+                f"{shown!r}",
+            )
+        stamp = int(token)
+    if not -(2**63) <= stamp < 2**63:
+        raise LineError(offset, "the timestamp does not fit in 64 bits")
+    return stamp
+
+
+def parse_exemplar(line: bytes, pos: int) -> None:
+    """Rule ``exemplar``, from the ``#`` at ``pos``.
+
+    Raises:
+        LineError: The exemplar is malformed (the caller keeps the sample anyway).
+    """
+    pos = _skip(line, pos + 1)
+    if pos >= len(line) or line[pos] != 0x7B:
+        raise LineError(pos, f"an exemplar must start with '{{'{_found(line, pos)}")
+    _, pos = _labels(line, pos + 1, [])
+    value_start = _skip(line, pos)
+    value_end = _TOKEN.match(line, value_start).end()  # type: ignore[union-attr]
+    parse_value(line[value_start:value_end], value_start)
+    pos = _skip(line, value_end)
+    if pos < len(line):
+        stamp_end = _TOKEN.match(line, pos).end()  # type: ignore[union-attr]
+        if _DECIMAL.fullmatch(line[pos:stamp_end]) is None or _skip(
+            line, stamp_end
+        ) < len(line):
+            raise LineError(pos, f"unexpected text in the exemplar{_found(line, pos)}")
+
+
+def parse_comment(line: bytes) -> ParsedComment | None:
+    """Rule ``comment``: read a ``# HELP``, ``# TYPE``, ``# UNIT`` or ``# EOF`` line.
+
+    Returns ``None`` for any other comment (which the formats ignore).
+
+    Raises:
+        LineError: For a HELP, TYPE or UNIT line with a bad name or escape.
+    """
+    pos = _skip(line, 1)
     keyword_end = _TOKEN.match(line, pos).end()  # type: ignore[union-attr]
     keyword = line[pos:keyword_end]
-    if keyword not in (b"HELP", b"TYPE") or keyword_end >= len(line):
+    if keyword == b"EOF" and _skip(line, keyword_end) == len(line):
+        return ParsedComment("EOF", "", "")
+    if keyword not in (b"HELP", b"TYPE", b"UNIT") or keyword_end >= len(line):
         return None
-    pos = _BLANKS.match(line, keyword_end).end()  # type: ignore[union-attr]
+    pos = _skip(line, keyword_end)
     if pos >= len(line):
         return None
-    match = _NAME.match(line, pos)
-    name_end = match.end() if match is not None else pos
-    if match is None or (name_end < len(line) and line[name_end] not in b" \t"):
-        raise LineError(pos, f"expected a metric name after {keyword.decode()}")
-    name = match.group().decode("ascii")
-    text_start = _BLANKS.match(line, name_end).end()  # type: ignore[union-attr]
+    word = keyword.decode()
+    if line[pos] == 0x22:
+        name, name_end = _quoted(line, pos + 1, "the quoted metric name", None)
+    else:
+        match = _NAME.match(line, pos)
+        if match is None:
+            raise LineError(pos, f"expected a metric name after {word}")
+        name, name_end = match.group().decode("ascii"), match.end()
+    if name_end < len(line) and line[name_end] not in b" \t":
+        raise LineError(pos, f"expected a metric name after {word}")
+    text_start = _skip(line, name_end)
     rest = line[text_start:]
-    if keyword == b"TYPE":
-        kind = rest.rstrip(b" \t").decode("utf-8", "replace")
-        if kind not in _TYPES:
-            raise LineError(
-                text_start,
-                f"unknown metric type {kind!r} for {name}; "
-                "expected counter, gauge, histogram, summary "
-                "or untyped",
-            )
-        return ParsedComment("TYPE", name, kind)
-    return _help(name, rest, text_start)
+    if keyword == b"HELP":
+        return _help(name, rest, text_start)
+    text = rest.rstrip(b" \t").decode("utf-8", "replace")
+    return ParsedComment(word, name, text)
 
 
 def _help(name: str, raw: bytes, offset: int) -> ParsedComment:
-    r"""Rule ``help``: ``\\\\`` and ``\\n`` are the only escapes in help text."""
+    r"""Rule ``help``: ``\\\\`` and ``\\n`` are escapes (and ``\\"`` in OpenMetrics)."""
     if b"\\" in raw:
 
         def replace(match: re.Match[bytes]) -> bytes:
             char = match.group(1)
-            if char == b"\\":
-                return b"\\"
-            if char == b"n":
-                return b"\n"
+            if char in _UNESCAPE:
+                return _UNESCAPE[char].encode()
             shown = "\\" + char.decode("utf-8", "replace")
             raise LineError(
                 offset + match.start(),
-                f"invalid escape sequence {shown!r} in the help text of "
-                f"{name}; only \\\\ and \\n are allowed",
+                f"invalid escape sequence {shown!r} in the help text of {name}; only "
+                '\\\\, \\n and \\" are allowed',
             )
 
         raw = _ESCAPE.sub(replace, raw)

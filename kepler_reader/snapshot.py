@@ -9,7 +9,7 @@ snapshot allocates no Python object per sample.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -152,8 +152,14 @@ class Snapshot:
             ``None`` when unknown (a file without a scrape-time header).
         errors: Lines skipped in lenient mode, each with its line number and reason.
         warnings: Things the parser carried on past (BOM, CRLF, duplicates ...).
-        truncated: True when the body ended in the middle of a line: the scrape is not
-            complete and must not be used as if it were.
+        truncated: True when the body ended in the middle of a line (or, in
+            OpenMetrics, without ``# EOF``): the scrape is not complete and must not be
+            used as if it were.
+        format: ``"text"`` (text format 0.0.4) or ``"openmetrics"``.
+        created_seconds: OpenMetrics ``_created`` samples: for each counter series
+            (named with ``_total``) or histogram/summary series (named after its
+            family), when it was created, in seconds since the epoch. They are kept
+            here, never as samples.
     """
 
     families: tuple[MetricFamily, ...]
@@ -166,6 +172,8 @@ class Snapshot:
     errors: tuple[LineProblem, ...] = ()
     warnings: tuple[ParseWarning, ...] = ()
     truncated: bool = False
+    format: str = "text"
+    created_seconds: Mapping[Series, float] = attrs.field(factory=dict)
 
     def __len__(self) -> int:
         return len(self.series)

@@ -343,16 +343,35 @@ def test_17_non_float_le_is_an_error_naming_its_line() -> None:
     )
 
 
-def test_18_exemplars_in_a_text_body() -> None:
+def test_18_exemplars_in_openmetrics() -> None:
     snap = kr.parse(case("18-exemplars.prom"))
+    assert snap.format == "openmetrics"
     assert [(f.name, f.type) for f in snap.families] == [
         ("reconcile_duration_seconds", "histogram"),
-        ("requests_total", "untyped"),
+        ("requests_total", "counter"),
     ]
     (hist,) = histograms(snap, "reconcile_duration_seconds")
     assert hist.upper_bounds.tolist() == [0.01, 0.1, 5000.0, math.inf]
     assert hist.cumulative_counts.tolist() == [1.0, 1.0, 3.0, 3.0]
     assert (hist.sum, hist.count) == (6.0, 3.0)
+    assert labels_and_values(snap, "requests_total") == [({}, 1.0)]
+    assert snap.series[-1].name == "requests_total"
+    assert snap.timestamps_ms is None
+    assert [w.line for w in snap.warnings] == [4]
+    assert "malformed exemplar" in snap.warnings[0].message
+
+
+def test_18_exemplars_in_a_text_body() -> None:
+    snap = kr.parse(case("18-exemplars.prom"), format="text")
+    assert snap.format == "text"
+    # In the text format `# TYPE requests counter` names another family than the
+    # sample requests_total, which is untyped; the empty `requests` family is dropped.
+    assert [(f.name, f.type) for f in snap.families] == [
+        ("reconcile_duration_seconds", "histogram"),
+        ("requests_total", "untyped"),
+    ]
+    (hist,) = histograms(snap, "reconcile_duration_seconds")
+    assert hist.cumulative_counts.tolist() == [1.0, 1.0, 3.0, 3.0]
     assert labels_and_values(snap, "requests_total") == [({}, 1.0)]
     assert snap.timestamps_ms is None
     assert len(snap.warnings) == 1

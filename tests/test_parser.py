@@ -60,7 +60,7 @@ from tests.paths import FIXTURES, KEPLER, RELEASES
             b"a 1 12x\n",
             1,
             5,
-            "expected an integer timestamp (milliseconds) after the value, found '12x'",
+            "expected a timestamp after the value, found '12x'",
             id="bad-timestamp",
         ),
         pytest.param(
@@ -76,7 +76,7 @@ from tests.paths import FIXTURES, KEPLER, RELEASES
             7,
             "unexpected character after the "
             "metric name 'kepler'; expected '{' or a blank, found "
-            "'.node.joules 1'",
+            "'.node.joules 1' (names with other characters must be quoted)",
             id="dotted-name",
         ),
         pytest.param(
@@ -92,7 +92,7 @@ from tests.paths import FIXTURES, KEPLER, RELEASES
             1,
             14,
             "invalid escape sequence "
-            "'\\\\t' in the help text of a; only \\\\ and \\n are allowed",
+            "'\\\\t' in the help text of a; only \\\\, \\n and \\\" are allowed",
             id="help-escape",
         ),
         pytest.param(
@@ -124,6 +124,11 @@ def test_bad_lines(body: bytes, line: int, column: int, reason: str) -> None:
     error = caught.value
     assert (error.line, error.column, error.reason) == (line, column, reason)
     text = body.split(b"\n")[line - 1].decode()
+    if reason.startswith("sample s of summary"):
+        # Checked once the whole body is known, when the line itself is gone: the
+        # error shows the series as the parser read it.
+        text = "s 1.0"
+    assert error.text == text
     assert (
         str(error) == f"t.prom:{line}:{column}: {reason}\n    {text}\n"
         f"    {' ' * (column - 1)}^"
