@@ -8,8 +8,10 @@ not arrive whole is an error, never a snapshot with fewer pods.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import time
+import zlib
 from typing import TYPE_CHECKING
 
 import attrs
@@ -27,16 +29,30 @@ from .exceptions import (
     ScrapeTimeoutError,
 )
 from .parser import Parser
+from .snapshot import ParseWarning
 
 if TYPE_CHECKING:
     from .snapshot import Snapshot
 
-__all__ = ["ACCEPT_TEXT", "DEFAULT_TIMEOUT_SECONDS", "Response", "fetch", "scrape"]
+__all__ = [
+    "ACCEPT_OPENMETRICS",
+    "ACCEPT_TEXT",
+    "DEFAULT_TIMEOUT_SECONDS",
+    "Response",
+    "fetch",
+    "format_of",
+    "scrape",
+]
 
 log = logging.getLogger(__name__)
 
 #: The Accept header sent: the text format 0.0.4, anything else only as a fallback.
 ACCEPT_TEXT = "text/plain;version=0.0.4;q=1.0,*/*;q=0.1"
+#: The Accept header sent with ``openmetrics=True``.
+ACCEPT_OPENMETRICS = (
+    "application/openmetrics-text;version=1.0.0;q=1.0,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
 #: Connect and read timeout, in seconds.
 DEFAULT_TIMEOUT_SECONDS = 10.0
 #: Largest body read, in bytes (after decompression), unless told otherwise.
@@ -61,6 +77,20 @@ class Response:
     scraped_at: float
     content_type: str
     elapsed_seconds: float
+
+
+def format_of(content_type: str) -> str | None:
+    """The parser format a ``Content-Type`` names, or ``None`` when it names none.
+
+    ``application/openmetrics-text`` is OpenMetrics; ``text/plain`` is the text format
+    0.0.4.
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/openmetrics-text":
+        return "openmetrics"
+    if media == "text/plain":
+        return "text"
+    return None
 
 
 def _first_line(body: bytes) -> str:
@@ -103,6 +133,14 @@ def _check_content(body: bytes, content_type: str, url: str) -> None:
         raise NotAnExpositionError(
             f"{url} sent JSON ({_first_line(body)[:80]}), not metrics.", url=url
         )
+    if format_of(content_type) == "openmetrics":
+        if not body.rstrip(b"\n").endswith(b"# EOF"):
+            raise IncompleteResponseError(
+                f"{url}: the OpenMetrics body does not end "
+                "with '# EOF'; the response was cut off.",
+                url=url,
+            )
+        return
     if body and not body.endswith(b"\n"):
         raise IncompleteResponseError(
             f"{url}: the body ends in the middle of a line "
@@ -207,6 +245,21 @@ def fetch(
         if own:
             http.close()
     body = b"".join(chunks)
+    if body.startswith(b"\x1f\x8b"):
+        # Compressed without saying so in Content-Encoding.
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError, zlib.error) as error:
+            raise IncompleteResponseError(
+                f"{shown}: the gzip body is corrupt or cut off ({error}).", url=shown
+            ) from error
+        if len(body) > max_body_bytes:
+            raise LimitExceededError(
+                f"{shown}: the body exceeds max_body_bytes="
+                f"{max_body_bytes} once decompressed.",
+                limit="max_body_bytes",
+                value=max_body_bytes,
+            )
     _check_content(body, content_type, shown)
     elapsed = time.monotonic() - started
     log.debug("scraped %s: %d bytes in %.1f ms", shown, len(body), elapsed * 1000)
@@ -230,6 +283,7 @@ def scrape(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     lenient: bool = False,
     headers: dict[str, str] | None = None,
+    openmetrics: bool = False,
 ) -> Snapshot:
     """Scrape ``url`` once and parse the body.
 
@@ -241,20 +295,35 @@ def scrape(
         timeout: Connect and read timeout, in seconds.
         lenient: Skip bad lines instead of raising.
         headers: Extra request headers.
+        openmetrics: Ask for OpenMetrics first (Kepler 0.10+ serves it); the text
+            format 0.0.4 is asked for by default.
 
     Returns:
         The snapshot, with ``scraped_at`` (seconds since the epoch) taken when the
-        response arrived and ``source`` set to the URL.
+        response arrived and ``source`` set to the URL. The format is the one the
+        ``Content-Type`` names; a missing or unknown one is read as the text format,
+        with a warning on the snapshot.
 
     Raises:
         ScrapeError: Any of its subclasses, as :func:`fetch` documents.
         ParseError: The body is not valid exposition text (strict mode).
     """
-    response = fetch(url, session=session, timeout=timeout, headers=headers)
+    wanted = {"Accept": ACCEPT_OPENMETRICS} if openmetrics else {}
+    wanted.update(headers or {})
+    response = fetch(url, session=session, timeout=timeout, headers=wanted)
     parser = parser or Parser(lenient=lenient)
-    return parser.parse(
+    chosen = format_of(response.content_type)
+    snapshot = parser.parse(
         response.body,
         source=response.url,
         scraped_at=response.scraped_at,
         lenient=lenient,
+        format=chosen or "text",
     )
+    if chosen is None and response.body:
+        shown = response.content_type or "no Content-Type header"
+        note = ParseWarning(
+            None, f"The response had {shown!r}; it was read as the text format 0.0.4."
+        )
+        snapshot = attrs.evolve(snapshot, warnings=(note, *snapshot.warnings))
+    return snapshot

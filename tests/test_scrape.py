@@ -185,3 +185,66 @@ def test_a_failed_scrape_leaves_no_snapshot_behind(server: str) -> None:
     assert len(snaps) == 2
     result = kr.diff(snaps[0], snaps[1], interval=3.0)
     assert all(p.joules == 0.0 for p in result.pods)
+
+
+OM_BODY = (CASES / "36-content-type-and-openmetrics.prom").read_bytes()
+TEXT_BODY = (CASES / "36-content-type-and-openmetrics.text.prom").read_bytes()
+OM_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+
+def test_36_format_follows_the_content_type() -> None:
+    routes = {
+        "/om": response("200 OK", OM_BODY, {"Content-Type": OM_TYPE}),
+        "/text": response("200 OK", TEXT_BODY),
+        "/untyped": response("200 OK", TEXT_BODY, {"Content-Type": ""}),
+        "/om-cut": response(
+            "200 OK", OM_BODY.replace(b"# EOF\n", b""), {"Content-Type": OM_TYPE}
+        ),
+    }
+    with serve(routes) as running:
+        url = base_url(running)
+        om = kr.scrape(url + "/om", openmetrics=True)
+        text = kr.scrape(url + "/text")
+        untyped = kr.scrape(url + "/untyped")
+        with pytest.raises(
+            kr.IncompleteResponseError, match="does not end with '# EOF'"
+        ):
+            kr.scrape(url + "/om-cut")
+        accept = running.requests[0][1]
+    assert "Accept: application/openmetrics-text" in accept
+    assert (om.format, text.format, untyped.format) == ("openmetrics", "text", "text")
+    assert [str(s) for s in om.series] == [str(s) for s in text.series]
+    assert om.values.tolist() == text.values.tolist() == [120.5, 4.0, 1234.0]
+    assert untyped.warnings[0].message == (
+        "The response had 'no Content-Type header'; it was read as the text format "
+        "0.0.4."
+    )
+    assert text.warnings == ()
+
+
+def test_gzip_body_without_content_encoding() -> None:
+    import gzip
+
+    with serve({"/m": response("200 OK", gzip.compress(BODY))}) as running:
+        snap = kr.scrape(base_url(running) + "/m")
+    assert len(snap) == 383
+
+
+def test_family_filter_keeps_only_wanted_prefixes() -> None:
+    parser = kr.Parser(families=["kepler_pod_", "kepler_node_cpu_joules"])
+    snap = parser.parse(BODY)
+    assert {f.name for f in snap.families} == {
+        "kepler_pod_cpu_joules_total",
+        "kepler_pod_cpu_watts",
+        "kepler_node_cpu_joules_total",
+    }
+    full = kr.parse(BODY)
+    rows = full.rows_of("kepler_pod_cpu_joules_total")
+    assert snap.values[snap.rows_of("kepler_pod_cpu_joules_total")].tolist() == (
+        full.values[rows].tolist()
+    )
+    assert kr.diff(
+        parser.parse(BODY),
+        parser.parse((KEPLER / "v0.11-node-a.t3.prom").read_bytes()),
+        interval=3,
+    ).pods[1].joules == (pytest.approx(2.971915, abs=1e-6))
