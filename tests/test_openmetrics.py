@@ -66,7 +66,8 @@ def test_text_after_eof_is_an_error() -> None:
 def test_eof_may_lack_a_final_line_feed() -> None:
     snap = kr.parse(b"# TYPE a gauge\na 1\n# EOF")
     assert snap.format == "openmetrics"
-    assert snap.errors == () and snap.warnings == ()
+    assert snap.errors == ()
+    assert snap.warnings == ()
 
 
 def test_15_openmetrics_timestamps_are_seconds() -> None:
