@@ -29,7 +29,7 @@ LABEL_NAMES = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,12}", fullmatch=True).filt
     lambda n: not n.startswith("__") and n not in ("le", "quantile")
 )
 LABEL_VALUES = st.text(
-    st.characters(blacklist_categories=("Cs",)), max_size=12
+    st.characters(exclude_categories=["Cs"]), max_size=12
 ) | st.sampled_from(['"', "\\", "\n", "}", ",", "#", "=", " ", '\\"', "\\n", ""])
 VALUES = st.floats(allow_nan=True, allow_infinity=True) | st.integers(
     -(2**53), 2**53
@@ -114,7 +114,7 @@ class _Fixed:
 
 def render_with_prometheus_client(metrics: list[Metric]) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Fixed(metrics))  # type: ignore[arg-type]
+    registry.register(_Fixed(metrics))
     return generate_latest(registry)
 
 
@@ -199,7 +199,8 @@ def render_ours(expected: Expected, style: dict[str, Any]) -> bytes:
         lines.append(line + style["trailing"])
     if om:
         lines.append("# EOF")
-    return (style["newline"].join(lines) + style["newline"]).encode()
+    text: str = style["newline"].join(lines) + style["newline"]
+    return text.encode()
 
 
 STYLES = st.fixed_dictionaries(
