@@ -86,17 +86,18 @@ class Assembly:
         stamps = self._timestamps(om, keep)
         self._exemplars(om)
 
-        order, index, row_family = self._families(om)
-        self._check_late_types(row_family)
+        names, name_ids, order, family_of_name = self._families(om)
+        index = {family: i for i, family in enumerate(order)}
+        family_index = np.array(
+            [index[family_of_name[name]] for name in names], dtype=np.int32
+        )[name_ids]
+        self._check_late_types(order, family_index)
         types = {f: self._type(f) for f in order}
-        self._check_bounds(row_family, types, values, keep)
+        self._check_bounds(names, name_ids, family_of_name, types, values, keep)
         if om:
-            self._take_created(row_family, types, values, keep)
+            self._take_created(names, name_ids, family_of_name, types, values, keep)
         self._check_duplicates(values, keep)
 
-        family_index = np.fromiter(
-            map(index.__getitem__, row_family), dtype=np.int32, count=n
-        )
         self._warn_negative_counters(order, types, family_index, values, keep)
         series: list[Series] = s._series
         if not keep.all():
@@ -255,36 +256,49 @@ class Assembly:
                         return name[: -len(suffix)]
         return name
 
-    def _families(self, om: bool) -> tuple[list[str], dict[str, int], list[str]]:
+    def _families(
+        self, om: bool
+    ) -> tuple[list[str], npt.NDArray[np.intp], list[str], dict[str, str]]:
         """Resolve every sample name to its family.
 
-        Returns the family names in order of first appearance (a metadata line or a
-        sample, whichever came first), their indices, and the family of each row.
+        Returns the distinct sample names, the index into them of each row (shape
+        ``(n,)``), the family names in order of first appearance (a metadata line or a
+        sample, whichever came first), and the family of each sample name.
         """
         s = self.stream
-        names = [series.name for series in s._series]
-        first_of_name: dict[str, int] = {}
-        for row, name in enumerate(names):
-            first_of_name.setdefault(name, row)
+        number_of: dict[str, int] = {}
+        name_ids = np.fromiter(
+            (number_of.setdefault(x.name, len(number_of)) for x in s._series),
+            dtype=np.intp,
+            count=len(s._series),
+        )
+        names = list(number_of)
+        # Names are numbered in order of first appearance, so a name's first row is
+        # the first row whose number reaches it.
+        first_rows = np.searchsorted(
+            np.maximum.accumulate(name_ids), np.arange(len(names))
+        )
         family_of: dict[str, str] = {}
         position: dict[str, tuple[int, int]] = {
             name: (meta.position, 0) for name, meta in s._metadata.items()
         }
-        for name, row in first_of_name.items():
+        for name, row in zip(names, first_rows.tolist(), strict=True):
             family = self._resolve(name, om)
             family_of[name] = family
             position[family] = min(position.get(family, (row, 1)), (row, 1))
         order = sorted(position, key=position.__getitem__)
-        index = {family: i for i, family in enumerate(order)}
-        return order, index, [family_of[name] for name in names]
+        return names, name_ids, order, family_of
 
-    def _check_late_types(self, row_family: list[str]) -> None:
+    def _check_late_types(
+        self, order: list[str], family_index: npt.NDArray[np.int32]
+    ) -> None:
         """A TYPE line after samples of its family is an error (strict) or a warning."""
         s = self.stream
-        for name, meta in s._metadata.items():
-            if meta.type is None or meta.rows_before_type == 0:
+        for index, name in enumerate(order):
+            meta = s._metadata.get(name)
+            if meta is None or meta.type is None or meta.rows_before_type == 0:
                 continue
-            if name in row_family[: meta.rows_before_type]:
+            if np.any(family_index[: meta.rows_before_type] == index):
                 if s.lenient:
                     s._warn(
                         meta.type_line,
@@ -299,33 +313,47 @@ class Assembly:
                         f"TYPE line for metric family {name} comes after its samples",
                     )
 
+    @staticmethod
+    def _rows_named(
+        names: list[str], name_ids: npt.NDArray[np.intp], wanted: set[str]
+    ) -> list[int]:
+        """The rows whose sample name is in ``wanted``, in order."""
+        numbers = [i for i, name in enumerate(names) if name in wanted]
+        if not numbers:
+            return []
+        return np.flatnonzero(np.isin(name_ids, numbers)).tolist()
+
     def _check_bounds(
         self,
-        row_family: list[str],
+        names: list[str],
+        name_ids: npt.NDArray[np.intp],
+        family_of: dict[str, str],
         types: dict[str, str],
         values: npt.NDArray[np.float64],
         keep: npt.NDArray[np.bool_],
     ) -> None:
         """Buckets need a float ``le``; summary quantiles a float ``quantile``."""
         s = self.stream
-        for row, family in enumerate(row_family):
-            kind = types.get(family)
-            if kind not in ("histogram", "gaugehistogram", "summary"):
-                continue
+        bound_label: dict[str, str] = {}
+        for name in names:
+            family = family_of[name]
+            kind = types[family]
+            if kind in ("histogram", "gaugehistogram") and name == family + "_bucket":
+                bound_label[name] = "le"
+            elif kind == "summary" and name == family:
+                bound_label[name] = "quantile"
+        for row in self._rows_named(names, name_ids, set(bound_label)):
             series = s._series[row]
-            if kind != "summary" and series.name == family + "_bucket":
-                label = "le"
-            elif kind == "summary" and series.name == family:
-                label = "quantile"
-            else:
-                continue
+            label = bound_label[series.name]
+            family = family_of[series.name]
             value = series.get(label)
             suspect = s._suspects.get(row)
             if value is not None and suspect is None:
                 continue
             if value is None:
                 reason = (
-                    f"sample {series.name} of {kind} {family} has no {label!r} label"
+                    f"sample {series.name} of {types[family]} {family} has no "
+                    f"{label!r} label"
                 )
                 text, offset = self._render(row, values), 0
             else:
@@ -344,21 +372,24 @@ class Assembly:
 
     def _take_created(
         self,
-        row_family: list[str],
+        names: list[str],
+        name_ids: npt.NDArray[np.intp],
+        family_of: dict[str, str],
         types: dict[str, str],
         values: npt.NDArray[np.float64],
         keep: npt.NDArray[np.bool_],
     ) -> None:
         """Move OpenMetrics ``_created`` samples out of the series, into metadata."""
         s = self.stream
-        for row, family in enumerate(row_family):
+        created = {
+            name
+            for name in names
+            if name == family_of[name] + "_created"
+            and types[family_of[name]] in ("counter", "histogram", "summary")
+        }
+        for row in self._rows_named(names, name_ids, created):
             series = s._series[row]
-            if series.name != family + "_created" or types[family] not in (
-                "counter",
-                "histogram",
-                "summary",
-            ):
-                continue
+            family = family_of[series.name]
             keep[row] = False
             owner = family + "_total" if types[family] == "counter" else family
             self.created[Series(owner, series.labels)] = float(values[row])
@@ -368,7 +399,8 @@ class Assembly:
     ) -> None:
         """Keep the first of repeated series (as Prometheus does); report the rest."""
         s = self.stream
-        if len(set(s._series)) == len(s._series):
+        # Series are interned, so equal series are the same object.
+        if len(set(map(id, s._series))) == len(s._series):
             return
         first: dict[Series, int] = {}
         for row, series in enumerate(s._series):

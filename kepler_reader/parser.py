@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import chain
+from sys import intern
 
 import attrs
 import numpy as np
@@ -51,6 +53,12 @@ _SLICE = 1 << 20  # bytes per chunk when a whole body is parsed
 # per-token check beyond float() itself.
 _NOT_FLOAT = re.compile(rb"[^0-9.eE+\-iInNfFaAtTyY]")
 _MAX_WARNINGS = 1000
+# A series in its plainest spelling: no blanks, escapes or quoted names.
+_SIMPLE_SERIES = re.compile(
+    rb"([a-zA-Z_:][a-zA-Z0-9_:]*)"
+    rb'(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"'
+    rb'(?:,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*,?)?)\})?'
+)
 
 
 def sniff_format(data: bytes) -> str:
@@ -109,8 +117,7 @@ class Parser:
             None if families is None else tuple(f.encode() for f in families)
         )
         self._by_text: dict[bytes, Series] = {}
-        self._interned: dict[tuple[str, tuple[tuple[str, str], ...]], Series] = {}
-        self._strings: dict[str, str] = {}
+        self._interned: dict[Series, Series] = {}
 
     def stream(
         self,
@@ -131,7 +138,6 @@ class Parser:
         if len(self._by_text) > self.max_cached_series:
             self._by_text.clear()
             self._interned.clear()
-            self._strings.clear()
         return StreamParser(
             self,
             source=source,
@@ -284,6 +290,7 @@ class StreamParser:
         parser = self._parser
         by_text = parser._by_text
         prefixes = parser.prefixes
+        simple = self._new_simple_series
         series_append = self._series.append
         line_append = self._row_lines.append
         tokens: list[bytes] = []
@@ -300,6 +307,8 @@ class StreamParser:
                     continue
                 text, _, token = line.rpartition(b" ")
                 known = by_text.get(text)
+                if known is None:
+                    known = simple(text, token)
                 if known is not None:
                     series_append(known)
                     token_append(token)
@@ -340,7 +349,7 @@ class StreamParser:
     def _general_line(
         self, number: int, line: bytes, tokens: list[bytes], is_cut: bool
     ) -> None:
-        """Read a line the short path did not know: comment, new series, fault."""
+        """Read a line the short paths did not take: comment, odd spelling, fault."""
         stripped = line.lstrip(b" \t")
         indent = len(line) - len(stripped)
         if not stripped:
@@ -406,18 +415,48 @@ class StreamParser:
                 return f'{label}="'.encode()
         return b""
 
-    def _intern(self, name: str, labels: tuple[tuple[str, str], ...]) -> Series:
-        parser = self._parser
-        key = (name, tuple(sorted(labels)))
-        series = parser._interned.get(key)
-        if series is None:
-            strings = parser._strings
-            canonical = tuple(
-                (strings.setdefault(k, k), strings.setdefault(v, v)) for k, v in key[1]
-            )
-            series = Series(strings.setdefault(name, name), canonical)
-            parser._interned[key] = series
+    def _new_simple_series(self, text: bytes, token: bytes) -> Series | None:
+        """Read a new series in its plainest spelling (as Kepler prints every line).
+
+        ``name{a="x",b="y"} value``: no blanks, escapes or quoted names, no timestamp.
+        The series is remembered for the next line or body with the same text.
+        Returns None for anything else, which the general rules then read.
+        """
+        match = _SIMPLE_SERIES.fullmatch(text)
+        if match is None or not token or b"\t" in token:
+            return None
+        block = match.group(2)
+        interned = self._parser._interned
+        if block:
+            # The regex has checked the shape, and values hold no quote, so the quotes
+            # and the '=' and ',' next to them separate names from values.
+            try:
+                flat = block.decode("utf-8").replace('="', '"').replace('",', '"')
+            except UnicodeDecodeError:
+                return None
+            parts = list(map(intern, flat.split('"')[:-1]))
+            names = parts[::2]
+            if len(names) > 1 and len(set(names)) != len(names):
+                return None
+            pairs = tuple(sorted(zip(names, parts[1::2], strict=True)))
+        else:
+            pairs = ()
+        key = Series(intern(match.group(1).decode("ascii")), pairs)
+        series = interned.setdefault(key, key)
+        if (
+            block
+            and (b'le="' in block or b'quantile="' in block)
+            and self._suspect(series)
+        ):
+            return None
+        self._parser._by_text[text] = series
         return series
+
+    def _intern(self, name: str, labels: tuple[tuple[str, str], ...]) -> Series:
+        # Repeated label names and values are stored once (sys.intern).
+        flat = list(map(intern, chain.from_iterable(sorted(labels))))
+        key = Series(intern(name), tuple(zip(flat[::2], flat[1::2], strict=True)))
+        return self._parser._interned.setdefault(key, key)
 
     def _comment(self, number: int, stripped: bytes, line: bytes) -> None:
         parsed = parse_comment(stripped)
