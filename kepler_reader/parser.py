@@ -53,12 +53,10 @@ _SLICE = 1 << 20  # bytes per chunk when a whole body is parsed
 # per-token check beyond float() itself.
 _NOT_FLOAT = re.compile(rb"[^0-9.eE+\-iInNfFaAtTyY]")
 _MAX_WARNINGS = 1000
-# A series in its plainest spelling: no blanks, escapes or quoted names.
-_SIMPLE_SERIES = re.compile(
-    rb"([a-zA-Z_:][a-zA-Z0-9_:]*)"
-    rb'(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"'
-    rb'(?:,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*,?)?)\})?'
-)
+# The plainest spelling of a series: a classic name, and between its label values
+# exactly "NAME=" then ",NAME=" ..., with an optional trailing comma.
+_NAME_ONLY = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_BETWEEN_VALUES = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*=(?:,[a-zA-Z_][a-zA-Z0-9_]*=)*,?")
 
 
 def sniff_format(data: bytes) -> str:
@@ -118,6 +116,8 @@ class Parser:
         )
         self._by_text: dict[bytes, Series] = {}
         self._interned: dict[Series, Series] = {}
+        self._names: dict[bytes, str] = {}
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
 
     def stream(
         self,
@@ -138,6 +138,8 @@ class Parser:
         if len(self._by_text) > self.max_cached_series:
             self._by_text.clear()
             self._interned.clear()
+            self._names.clear()
+            self._pairs.clear()
         return StreamParser(
             self,
             source=source,
@@ -422,35 +424,62 @@ class StreamParser:
         The series is remembered for the next line or body with the same text.
         Returns None for anything else, which the general rules then read.
         """
-        match = _SIMPLE_SERIES.fullmatch(text)
-        if match is None or not token or b"\t" in token:
+        if not token or b"\t" in token:
             return None
-        block = match.group(2)
-        interned = self._parser._interned
-        if block:
-            # The regex has checked the shape, and values hold no quote, so the quotes
-            # and the '=' and ',' next to them separate names from values.
-            try:
-                flat = block.decode("utf-8").replace('="', '"').replace('",', '"')
-            except UnicodeDecodeError:
-                return None
-            parts = list(map(intern, flat.split('"')[:-1]))
-            names = parts[::2]
-            if len(names) > 1 and len(set(names)) != len(names):
-                return None
-            pairs = tuple(sorted(zip(names, parts[1::2], strict=True)))
+        brace = text.find(b"{")
+        if brace < 0:
+            name, pairs = self._simple_name(text), ()
+        elif text[-1] != 0x7D or b"\\" in text:  # "}", or escapes to undo
+            return None
         else:
-            pairs = ()
-        key = Series(intern(match.group(1).decode("ascii")), pairs)
-        series = interned.setdefault(key, key)
-        if (
-            block
-            and (b'le="' in block or b'quantile="' in block)
-            and self._suspect(series)
-        ):
+            name = self._simple_name(text[:brace])
+            pairs = self._simple_labels(text[brace + 1 : -1])
+            if pairs is None:
+                return None
+        if name is None:
             return None
+        key = Series(name, pairs)
+        series = self._parser._interned.setdefault(key, key)
+        if pairs and (b'le="' in text or b'quantile="' in text):
+            if self._suspect(series):
+                return None
         self._parser._by_text[text] = series
         return series
+
+    def _simple_name(self, raw: bytes) -> str | None:
+        names = self._parser._names
+        name = names.get(raw)
+        if name is None and _NAME_ONLY.fullmatch(raw) is not None:
+            name = names[raw] = intern(raw.decode("ascii"))
+        return name
+
+    def _simple_labels(self, block: bytes) -> tuple[tuple[str, str], ...] | None:
+        """Split ``a="x",b="y"`` at its quotes; None unless it is exactly that shape.
+
+        With no backslash in it, every quote opens or closes a value, so the pieces
+        between values must read ``NAME=`` then ``,NAME=`` ..., with an optional
+        trailing comma: one short regex checks all of them at once.
+        """
+        try:
+            pieces = block.decode("utf-8").split('"')
+        except UnicodeDecodeError:
+            return None
+        if len(pieces) % 2 == 0:
+            return None
+        between = "".join(pieces[0::2])
+        if not between:
+            return ()
+        if _BETWEEN_VALUES.fullmatch(between) is None:
+            return None
+        names = between.rstrip(",")[:-1].split("=,")
+        if len(set(names)) != len(names):
+            return None
+        cache = self._parser._pairs
+        pairs = list(zip(names, pieces[1::2], strict=True))
+        if names != sorted(names):
+            pairs.sort()
+        # Label pairs are interned: most (node, zone, state) repeat across series.
+        return tuple(map(cache.setdefault, pairs, pairs))
 
     def _intern(self, name: str, labels: tuple[tuple[str, str], ...]) -> Series:
         # Repeated label names and values are stored once (sys.intern).
