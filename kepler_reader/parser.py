@@ -427,6 +427,7 @@ class StreamParser:
         if not token or b"\t" in token:
             return None
         brace = text.find(b"{")
+        pairs: tuple[tuple[str, str], ...] | None
         if brace < 0:
             name, pairs = self._simple_name(text), ()
         elif text[-1] != 0x7D or b"\\" in text:  # "}", or escapes to undo
@@ -440,9 +441,9 @@ class StreamParser:
             return None
         key = Series(name, pairs)
         series = self._parser._interned.setdefault(key, key)
-        if pairs and (b'le="' in text or b'quantile="' in text):
-            if self._suspect(series):
-                return None
+        bounded = b'le="' in text or b'quantile="' in text
+        if pairs and bounded and self._suspect(series):
+            return None
         self._parser._by_text[text] = series
         return series
 
