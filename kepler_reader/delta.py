@@ -9,15 +9,15 @@ one of the two scrapes are reported, never silently dropped, and contribute noth
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
 from .exceptions import DataError, MissingIntervalError
-from .kepler import LEVELS, MODES, Era, KeplerView, Workload, kepler_view
+from .kepler import LEVELS, MODES, Era, KeplerView, Registry, Workload, kepler_view
 
 if TYPE_CHECKING:
     from .snapshot import Snapshot
@@ -30,6 +30,7 @@ __all__ = [
     "PodEnergy",
     "align",
     "diff",
+    "pod_sums",
 ]
 
 _POD = LEVELS.index("pod")
@@ -111,26 +112,71 @@ class CounterDeltas:
     either scrape.
 
     Attributes:
-        workload: The workload of each counter.
-        mode: dtype int8: index into :data:`~kepler_reader.kepler.MODES`.
-        level: dtype int8: index into :data:`~kepler_reader.kepler.LEVELS`.
-        in_total: dtype bool: whether the counter is a disjoint part of its workload.
+        key: dtype int64: the counter ids (see :class:`~kepler_reader.kepler.Registry`).
         before: dtype float64: joules at the first scrape (NaN when absent).
         after: dtype float64: joules at the second scrape (NaN when absent).
         joules: dtype float64: the delta in joules; 0 where not computable.
         valid: dtype bool: both sides present, so ``joules`` is a measurement.
         reset: dtype bool: the counter went down and was treated as restarted.
+        registry: The registry the ids belong to.
+        rows: dtype intp: where each counter's attributes are read: ``r >= 0`` is row
+            ``r`` of the later view, ``r < 0`` row ``-1 - r`` of the earlier one (for
+            counters that vanished).
+        earlier: The earlier view.
+        later: The later view.
+        pod_positions: For the common case where both views hold the same counters,
+            the zone slice's pod rows (see :meth:`KeplerView.zone_slice`), else None.
     """
 
-    workload: tuple[Workload, ...]
-    mode: npt.NDArray[np.int8]
-    level: npt.NDArray[np.int8]
-    in_total: npt.NDArray[np.bool_]
+    key: npt.NDArray[np.int64]
     before: npt.NDArray[np.float64]
     after: npt.NDArray[np.float64]
     joules: npt.NDArray[np.float64]
     valid: npt.NDArray[np.bool_]
     reset: npt.NDArray[np.bool_]
+    registry: Registry
+    rows: npt.NDArray[np.intp]
+    earlier: KeplerView
+    later: KeplerView
+    pod_positions: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
+
+    def _pick(self, field: str) -> npt.NDArray[Any]:
+        later = getattr(self.later, field)
+        rows = self.rows
+        if rows.size and rows.min() < 0:
+            earlier = getattr(self.earlier, field)
+            merged: npt.NDArray[Any] = np.where(
+                rows >= 0, later[np.maximum(rows, 0)], earlier[np.maximum(-1 - rows, 0)]
+            )
+            return merged
+        picked: npt.NDArray[Any] = later[rows]
+        return picked
+
+    @property
+    def group(self) -> npt.NDArray[np.int64]:
+        """Dtype int64: the pod id of pod and container counters, else -1."""
+        return self._pick("group")
+
+    @property
+    def mode(self) -> npt.NDArray[np.int8]:
+        """Dtype int8: index into :data:`~kepler_reader.kepler.MODES`."""
+        return self._pick("mode")
+
+    @property
+    def level(self) -> npt.NDArray[np.int8]:
+        """Dtype int8: index into :data:`~kepler_reader.kepler.LEVELS`."""
+        return self._pick("level")
+
+    @property
+    def in_total(self) -> npt.NDArray[np.bool_]:
+        """Dtype bool: whether the counter is a disjoint part of its workload."""
+        return self._pick("in_total")
+
+    @property
+    def workload(self) -> tuple[Workload, ...]:
+        """The workload of each counter (built on demand, one object per counter)."""
+        info = self.registry.counter_info
+        return tuple(info[k][0] for k in self.key.tolist())
 
 
 @attrs.define(slots=True, eq=False)
@@ -188,75 +234,79 @@ def _interval(before: Snapshot, after: Snapshot, interval: float | None) -> floa
     return seconds
 
 
-def _zone_rows(view: KeplerView, zone: str) -> npt.NDArray[np.intp]:
-    return np.flatnonzero(
-        np.fromiter(
-            (z == zone for z in view.zone), dtype=np.bool_, count=len(view.zone)
-        )
-    )
-
-
 def align(
     before: KeplerView, after: KeplerView, zone: str
 ) -> tuple[CounterDeltas, list[str]]:
     """Align the counters of one zone in two views and take their deltas.
 
-    Counters that appear twice in one view under the same identity (their labels
-    differ only in ignored labels) are added together first.
+    The work is numpy over integer counter ids. When both scrapes list the same
+    counters in the same order (the common case for a steady node) it is one
+    subtraction; otherwise the dense ids are matched with ``np.bincount``. Counters
+    that appear twice in one view under one identity (their labels differ only in
+    ignored labels) are added together first.
 
     Returns:
         The per-counter deltas, and warnings about resets and one-sided counters.
-    """
-    keys: dict[Hashable, int] = {}
-    meta: list[tuple[Workload, int, int, bool]] = []
-    sides = []
-    duplicates = 0
-    for view in (before, after):
-        rows = _zone_rows(view, zone)
-        ids = np.empty(len(rows), dtype=np.intp)
-        for i, row in enumerate(rows.tolist()):
-            key = view.identity(row)
-            found = keys.setdefault(key, len(keys))
-            if found == len(meta):
-                meta.append(
-                    (
-                        view.workload[row],
-                        int(view.mode[row]),
-                        int(view.level[row]),
-                        bool(view.in_total[row]),
-                    )
-                )
-            ids[i] = found
-        sides.append((ids, view.joules[rows]))
-    m = len(keys)
-    totals = []
-    present = []
-    for ids, joules in sides:
-        counts = np.bincount(ids, minlength=m)
-        duplicates += int(np.count_nonzero(counts > 1))
-        totals.append(np.bincount(ids, weights=joules, minlength=m))
-        present.append(counts > 0)
-    first, second = totals
-    valid = present[0] & present[1]
-    delta = np.where(valid, second - first, 0.0)
-    reset = valid & (delta < 0)
-    delta[reset] = second[reset]
 
-    warnings = []
+    Raises:
+        ValueError: The views come from different registries.
+    """
+    if before.registry is not after.registry:
+        raise ValueError(
+            "The two views use different registries; build both with the same one."
+        )
+    if before.generation != after.generation:
+        # The registry was cleared between the two views: rebuild both with new ids.
+        before = kepler_view(before.snapshot, era=before.era, registry=before.registry)
+        after = kepler_view(after.snapshot, era=after.era, registry=after.registry)
+    registry = after.registry
+    a, b = before.zone_slice(zone), after.zone_slice(zone)
+    warnings: list[str] = []
+    if before.unique_keys and after.unique_keys and np.array_equal(a.key, b.key):
+        delta = b.joules - a.joules
+        reset = delta < 0
+        if reset.any():
+            delta[reset] = b.joules[reset]
+            warnings.append(_reset_warning(reset))
+        everywhere = np.ones(len(b.key), dtype=np.bool_)
+        deltas = CounterDeltas(
+            key=b.key,
+            before=a.joules,
+            after=b.joules,
+            joules=delta,
+            valid=everywhere,
+            reset=reset,
+            registry=registry,
+            rows=b.rows,
+            earlier=before,
+            later=after,
+            pod_positions=(b.pod_positions, b.pod_groups),
+        )
+        return deltas, warnings
+
+    size = int(max(a.key.max(initial=-1), b.key.max(initial=-1))) + 1
+    counts_a = np.bincount(a.key, minlength=size)
+    counts_b = np.bincount(b.key, minlength=size)
+    keys = np.flatnonzero((counts_a > 0) | (counts_b > 0))
+    counts_a, counts_b = counts_a[keys], counts_b[keys]
+    duplicates = int(np.count_nonzero(counts_a > 1) + np.count_nonzero(counts_b > 1))
     if duplicates:
         warnings.append(
-            f"{duplicates} counters appeared more than once under one "
-            "identity (labels differing only in ignored labels such as "
-            "command); their values were added."
+            f"{duplicates} counters appeared more than once under one identity "
+            "(labels differing only in ignored labels such as command); their values "
+            "were added."
         )
-    resets = int(np.count_nonzero(reset))
-    if resets:
-        warnings.append(
-            f"{resets} counters went down between the scrapes (an exporter "
-            "restart); each was counted from zero."
-        )
-    appeared = int(np.count_nonzero(present[1] & ~present[0]))
-    vanished = int(np.count_nonzero(present[0] & ~present[1]))
+    first = np.bincount(a.key, weights=a.joules, minlength=size)[keys]
+    second = np.bincount(b.key, weights=b.joules, minlength=size)[keys]
+    present_a, present_b = counts_a > 0, counts_b > 0
+    valid = present_a & present_b
+    delta = np.where(valid, second - first, 0.0)
+    reset = valid & (delta < 0)
+    if reset.any():
+        delta[reset] = second[reset]
+        warnings.append(_reset_warning(reset))
+    appeared = int(np.count_nonzero(present_b & ~present_a))
+    vanished = int(np.count_nonzero(present_a & ~present_b))
     if appeared:
         warnings.append(
             f"{appeared} counters appear only in the second scrape (new "
@@ -267,61 +317,88 @@ def align(
             f"{vanished} counters appear only in the first scrape (ended "
             "workloads); their last interval is unknown."
         )
+    # Attributes come from the later view, or the earlier one for vanished counters.
+    where = np.empty(size, dtype=np.intp)
+    where[a.key] = -1 - a.rows
+    where[b.key] = b.rows
     deltas = CounterDeltas(
-        workload=tuple(w for w, _, _, _ in meta),
-        mode=np.fromiter((mode for _, mode, _, _ in meta), dtype=np.int8, count=m),
-        level=np.fromiter((level for _, _, level, _ in meta), dtype=np.int8, count=m),
-        in_total=np.fromiter((t for _, _, _, t in meta), dtype=np.bool_, count=m),
-        before=np.where(present[0], first, np.nan),
-        after=np.where(present[1], second, np.nan),
+        key=keys.astype(np.int64),
+        before=np.where(present_a, first, np.nan),
+        after=np.where(present_b, second, np.nan),
         joules=delta,
         valid=valid,
         reset=reset,
+        registry=registry,
+        rows=where[keys],
+        earlier=before,
+        later=after,
     )
     return deltas, warnings
 
 
+def _reset_warning(reset: npt.NDArray[np.bool_]) -> str:
+    return (
+        f"{int(np.count_nonzero(reset))} counters went down between the scrapes "
+        "(an exporter restart); each was counted from zero."
+    )
+
+
+def pod_sums(
+    deltas: CounterDeltas,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+    """Sum the deltas per pod, with numpy.
+
+    Pod rows are used where the era has them (v0.3, v0.10+), container rows otherwise.
+
+    Returns:
+        The pod ids present (shape ``(p,)``, int64, ids of ``deltas.registry``), their
+        joules (shape ``(p,)``, float64), and the positions in ``deltas`` of the
+        counters summed (shape ``(c,)``, intp).
+    """
+    if deltas.pod_positions is not None:
+        chosen, groups = deltas.pod_positions
+    else:
+        level_codes = deltas.level
+        level = _POD if np.any(level_codes == _POD) else _CONTAINER
+        chosen = np.flatnonzero(level_codes == level)
+        groups = deltas.group[chosen]
+    size = len(deltas.registry.group_info)
+    joules = np.bincount(groups, weights=deltas.joules[chosen], minlength=size)
+    present = np.flatnonzero(np.bincount(groups, minlength=size))
+    sums = np.asarray(joules[present], dtype=np.float64)
+    return present.astype(np.int64), sums, chosen
+
+
 def _pods(deltas: CounterDeltas, seconds: float) -> tuple[PodEnergy, ...]:
-    """Sum pod rows when the era has them, else container rows, per pod."""
-    level = _POD if np.any(deltas.level == _POD) else _CONTAINER
-    chosen = np.flatnonzero(deltas.level == level)
-    has_mode = bool(np.isin(deltas.mode[chosen], (_DYNAMIC, _IDLE)).any())
-    groups: dict[tuple[str, str, str], int] = {}
-    group_of = np.empty(len(chosen), dtype=np.intp)
-    names: list[tuple[str, str, str, str]] = []
-    for i, index in enumerate(chosen.tolist()):
-        work = deltas.workload[index]
-        key = (work.namespace, work.pod, work.pod_uid)
-        found = groups.setdefault(key, len(groups))
-        if found == len(names):
-            names.append((work.namespace, work.pod, work.pod_uid, work.kind))
-        group_of[i] = found
-    g = len(groups)
-    joules = np.bincount(group_of, weights=deltas.joules[chosen], minlength=g)
+    """One row per pod, with its mode split, counter and reset counts."""
+    ids, joules, chosen = pod_sums(deltas)
+    groups = deltas.group[chosen]
+    size = len(deltas.registry.group_info)
     mode = deltas.mode[chosen]
-    dynamic = np.bincount(
-        group_of, weights=deltas.joules[chosen] * (mode == _DYNAMIC), minlength=g
-    )
-    idle = np.bincount(
-        group_of, weights=deltas.joules[chosen] * (mode == _IDLE), minlength=g
-    )
-    counters = np.bincount(group_of, weights=deltas.valid[chosen], minlength=g)
-    resets = np.bincount(group_of, weights=deltas.reset[chosen], minlength=g)
-    rows = [
-        PodEnergy(
-            namespace=ns,
-            pod=pod,
-            pod_uid=uid,
-            kind=kind,
-            joules=float(joules[i]),
-            watts=float(joules[i] / seconds),
-            dynamic_joules=float(dynamic[i]) if has_mode else None,
-            idle_joules=float(idle[i]) if has_mode else None,
-            counters=int(counters[i]),
-            resets=int(resets[i]),
+    has_mode = bool(np.isin(mode, (_DYNAMIC, _IDLE)).any())
+    part = deltas.joules[chosen]
+    dynamic = np.bincount(groups, weights=part * (mode == _DYNAMIC), minlength=size)
+    idle = np.bincount(groups, weights=part * (mode == _IDLE), minlength=size)
+    counters = np.bincount(groups, weights=deltas.valid[chosen], minlength=size)
+    resets = np.bincount(groups, weights=deltas.reset[chosen], minlength=size)
+    info = deltas.registry.group_info
+    rows = []
+    for group, total in zip(ids.tolist(), joules.tolist(), strict=True):
+        namespace, pod, uid, kind = info[group]
+        rows.append(
+            PodEnergy(
+                namespace=namespace,
+                pod=pod,
+                pod_uid=uid,
+                kind=kind,
+                joules=total,
+                watts=total / seconds,
+                dynamic_joules=float(dynamic[group]) if has_mode else None,
+                idle_joules=float(idle[group]) if has_mode else None,
+                counters=int(counters[group]),
+                resets=int(resets[group]),
+            )
         )
-        for i, (ns, pod, uid, kind) in enumerate(names)
-    ]
     return tuple(sorted(rows, key=lambda r: (r.namespace, r.pod, r.pod_uid)))
 
 
@@ -408,7 +485,7 @@ def diff(
                 "from it are reported as vanished."
             )
         warnings.extend(view.refused)
-    available = set(view_after.zone) | set(view_before.zone)
+    available = set(view_after.zones) | set(view_before.zones)
     if available and zone not in available:
         warnings.append(
             f"Zone {zone!r} is not published by this exporter (zones seen: "

@@ -26,8 +26,7 @@ and labels that carry measurements are never part of it.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -40,10 +39,13 @@ __all__ = [
     "LEVELS",
     "MODES",
     "PSEUDO_PODS",
+    "REGISTRY",
     "STATES",
     "Era",
     "KeplerView",
+    "Registry",
     "Workload",
+    "ZoneSlice",
     "detect_era",
     "kepler_view",
 ]
@@ -135,6 +137,93 @@ class _Rule:
     in_total: bool = True
 
 
+class Registry:
+    """Integer ids for counter identities, pod groups and zones, shared by views.
+
+    Views built against one registry can be aligned with integer arrays alone. The
+    registry also remembers how each (family rule, series) pair maps onto the model,
+    so a repeated scrape costs one dictionary lookup per energy series. It is cleared
+    (and its ``generation`` advanced) when it holds more than ``max_entries`` ids, so
+    memory stays bounded as pods come and go.
+    """
+
+    def __init__(self, max_entries: int = 4_000_000) -> None:
+        self.max_entries = max_entries
+        self.generation = 0
+        self._clear()
+
+    def _clear(self) -> None:
+        self.counters: dict[tuple[Workload, int, int], int] = {}
+        self.counter_info: list[tuple[Workload, int, int]] = []
+        self.groups: dict[tuple[str, str, str], int] = {}
+        self.group_info: list[tuple[str, str, str, str]] = []
+        self.zones: dict[str, int] = {}
+        self.zone_names: list[str] = []
+        self.rows: dict[tuple[str, str], dict[Series, _Row]] = {}
+
+    def clear_if_full(self) -> None:
+        """Start afresh when the registry has grown past ``max_entries``."""
+        if len(self.counters) + len(self.groups) > self.max_entries:
+            self._clear()
+            self.generation += 1
+
+    def zone(self, name: str) -> int:
+        """The id of zone ``name`` (new zones get the next id)."""
+        code = self.zones.get(name)
+        if code is None:
+            code = self.zones[name] = len(self.zone_names)
+            self.zone_names.append(name)
+        return code
+
+    def counter(self, workload: Workload, zone: int, mode: int) -> int:
+        """The id of the counter identity (workload, zone, mode)."""
+        key = (workload, zone, mode)
+        code = self.counters.get(key)
+        if code is None:
+            code = self.counters[key] = len(self.counter_info)
+            self.counter_info.append(key)
+        return code
+
+    def group(self, workload: Workload) -> int:
+        """The id of the pod a pod or container row belongs to; -1 for other levels."""
+        if workload.level not in ("pod", "container"):
+            return -1
+        key = (workload.namespace, workload.pod, workload.pod_uid)
+        code = self.groups.get(key)
+        if code is None:
+            code = self.groups[key] = len(self.group_info)
+            self.group_info.append((*key, workload.kind))
+        return code
+
+
+#: The registry :func:`kepler_view` uses unless given another.
+REGISTRY = Registry()
+
+# How one series maps onto the model: zone, mode and state codes, workload, counter id,
+# pod group id.
+_Row = tuple[int, int, int, Workload, int, int]
+
+
+@attrs.frozen(slots=True, eq=False)
+class ZoneSlice:
+    """The rows of one zone of a view, as a delta uses them.
+
+    Attributes:
+        rows: Shape ``(z,)``, intp: positions in the view.
+        key: Shape ``(z,)``, int64: their counter ids.
+        joules: Shape ``(z,)``, float64: their values in joules.
+        pod_positions: Positions (into ``rows``) of the rows that make up pods: pod
+            rows where the era has them, container rows otherwise.
+        pod_groups: Shape like ``pod_positions``, int64: their pod ids.
+    """
+
+    rows: npt.NDArray[np.intp]
+    key: npt.NDArray[np.int64]
+    joules: npt.NDArray[np.float64]
+    pod_positions: npt.NDArray[np.intp]
+    pod_groups: npt.NDArray[np.int64]
+
+
 @attrs.define(slots=True, eq=False)
 class KeplerView:
     """The energy counters of one snapshot in the normalised model.
@@ -146,16 +235,24 @@ class KeplerView:
         era: Its Kepler era.
         rows: dtype intp: the row of each energy counter in ``snapshot``.
         level: dtype int8: index into :data:`LEVELS`.
-        zone: Zone name of each row (``package``, ``core``, ``uncore``, ``dram``,
+        zone: dtype int32: the zone of each row, an index into
+            ``registry.zone_names`` (``package``, ``core``, ``uncore``, ``dram``,
             ``psys``, ``platform``, ``other``, ``gpu``, or ``total`` for Kepler's own
             sum families). Zones overlap and are never added together.
         mode: dtype int8: index into :data:`MODES`.
         state: dtype int8: index into :data:`STATES`.
         joules: dtype float64: the counter value in joules (millijoules converted).
+        key: dtype int64: the counter identity (workload, zone, mode) as an id of
+            ``registry``: equal ids in two views are the same counter.
+        group: dtype int64: the pod of pod and container rows as an id of
+            ``registry`` (-1 for node, process and VM rows).
         workload: Length ``k``: the :class:`Workload` of each row.
         in_total: dtype bool: whether the row is a disjoint part of its workload's
             energy (False for the 0.10+ node active/idle split, which the node's own
             total already contains).
+        registry: The registry the ids belong to.
+        generation: The registry's generation when the view was built.
+        unique_keys: True when no counter id appears twice.
         refused: Whole sentences about counters left out of the view because their
             value cannot be energy (negative or NaN).
     """
@@ -164,25 +261,53 @@ class KeplerView:
     era: Era
     rows: npt.NDArray[np.intp]
     level: npt.NDArray[np.int8]
-    zone: tuple[str, ...]
+    zone: npt.NDArray[np.int32]
     mode: npt.NDArray[np.int8]
     state: npt.NDArray[np.int8]
     joules: npt.NDArray[np.float64]
+    key: npt.NDArray[np.int64]
+    group: npt.NDArray[np.int64]
     workload: tuple[Workload, ...]
     in_total: npt.NDArray[np.bool_]
+    registry: Registry
+    generation: int
+    unique_keys: bool
     refused: tuple[str, ...] = ()
+    _slices: dict[int, ZoneSlice] = attrs.field(factory=dict, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def identity(self, index: int) -> Hashable:
-        """The key that makes row ``index`` the same counter in another snapshot."""
-        return (self.workload[index], self.zone[index], int(self.mode[index]))
+    def zone_slice(self, zone: str) -> ZoneSlice:
+        """The rows of one zone, with the arrays a delta needs (computed once)."""
+        code = self.registry.zones.get(zone, -1)
+        found = self._slices.get(code)
+        if found is None:
+            rows = np.flatnonzero(self.zone == code)
+            level = self.level[rows]
+            pod_level = LEVELS.index("pod")
+            wanted = (
+                pod_level if np.any(level == pod_level) else LEVELS.index("container")
+            )
+            pods = np.flatnonzero(level == wanted)
+            found = self._slices[code] = ZoneSlice(
+                rows=rows,
+                key=self.key[rows],
+                joules=self.joules[rows],
+                pod_positions=pods,
+                pod_groups=self.group[rows][pods],
+            )
+        return found
 
     @property
     def zones(self) -> tuple[str, ...]:
-        """The distinct zones present, in first-seen order."""
-        return tuple(dict.fromkeys(self.zone))
+        """The distinct zone names present, in first-seen order."""
+        names = self.registry.zone_names
+        return tuple(names[code] for code in dict.fromkeys(self.zone.tolist()))
+
+    def zone_of(self, index: int) -> str:
+        """The zone name of row ``index``."""
+        return self.registry.zone_names[int(self.zone[index])]
 
 
 # -- era detection -------------------------------------------------------------------
@@ -349,12 +474,33 @@ _MODE_CODE = {name: code for code, name in enumerate(MODES)}
 _STATE_CODE = {name: code for code, name in enumerate(STATES)}
 
 
-def kepler_view(snapshot: Snapshot, *, era: Era | None = None) -> KeplerView:
+def _map_row(registry: Registry, rule: _Rule, series: Series) -> _Row:
+    zone = rule.zone if rule.zone is not None else (series.get("zone") or "")
+    zone_code = registry.zone(_ZONE_ALIASES.get(zone, zone))
+    mode = rule.mode if rule.mode is not None else (series.get("mode") or "")
+    mode_code = _MODE_CODE.get(mode, 0)
+    state_code = _STATE_CODE.get(series.get("state") or "", 0)
+    workload = _workload(rule.level, series)
+    return (
+        zone_code,
+        mode_code,
+        state_code,
+        workload,
+        registry.counter(workload, zone_code, mode_code),
+        registry.group(workload),
+    )
+
+
+def kepler_view(
+    snapshot: Snapshot, *, era: Era | None = None, registry: Registry | None = None
+) -> KeplerView:
     """Map the energy counters of ``snapshot`` onto the normalised model.
 
     Args:
         snapshot: A parsed scrape of a Kepler endpoint.
         era: Force an era instead of detecting it.
+        registry: Where counter, pod and zone ids come from; :data:`REGISTRY` by
+            default. Views to be compared must share one.
 
     Returns:
         The view, with joules (millijoule eras converted) and workload identities.
@@ -362,38 +508,52 @@ def kepler_view(snapshot: Snapshot, *, era: Era | None = None) -> KeplerView:
         ``"unknown"``.
     """
     era = era or detect_era(snapshot)
-    rows: list[npt.NDArray[np.intp]] = []
-    levels: list[int] = []
-    zones: list[str] = []
-    modes: list[int] = []
-    states: list[int] = []
-    scales: list[float] = []
-    workloads: list[Workload] = []
-    in_total: list[bool] = []
+    registry = registry or REGISTRY
+    registry.clear_if_full()
+    parts_rows: list[npt.NDArray[np.intp]] = []
+    parts_level: list[npt.NDArray[np.int8]] = []
+    parts_scale: list[npt.NDArray[np.float64]] = []
+    parts_total: list[npt.NDArray[np.bool_]] = []
+    mapped: list[_Row] = []
     for index, family in enumerate(snapshot.families):
         rule = _rule(era, family.name)
         if rule is None:
             continue
         family_rows = np.flatnonzero(snapshot.family_index == index)
-        rows.append(family_rows)
-        level = _LEVEL_CODE[rule.level]
-        for row in family_rows.tolist():
-            series = snapshot.series[row]
-            zone = rule.zone if rule.zone is not None else (series.get("zone") or "")
-            zones.append(_ZONE_ALIASES.get(zone, zone))
-            mode = rule.mode if rule.mode is not None else (series.get("mode") or "")
-            modes.append(_MODE_CODE.get(mode, 0))
-            states.append(_STATE_CODE.get(series.get("state") or "", 0))
-            workloads.append(_workload(rule.level, series))
-            levels.append(level)
-            scales.append(rule.scale)
-            in_total.append(rule.in_total)
-    all_rows = np.concatenate(rows) if rows else np.empty(0, dtype=np.intp)
-    joules = snapshot.values[all_rows] * np.asarray(scales, dtype=np.float64)
-    level_codes = np.asarray(levels, dtype=np.int8)
-    mode_codes = np.asarray(modes, dtype=np.int8)
-    state_codes = np.asarray(states, dtype=np.int8)
-    totals = np.asarray(in_total, dtype=np.bool_)
+        if not len(family_rows):
+            continue
+        cache = registry.rows.setdefault((era.name, family.name), {})
+        series = [snapshot.series[row] for row in family_rows.tolist()]
+        found = list(map(cache.get, series))
+        for i, row_map in enumerate(found):
+            if row_map is None:
+                row_map = cache[series[i]] = _map_row(registry, rule, series[i])
+                found[i] = row_map
+        mapped.extend(found)  # type: ignore[arg-type]
+        count = len(family_rows)
+        parts_rows.append(family_rows)
+        parts_level.append(np.full(count, _LEVEL_CODE[rule.level], dtype=np.int8))
+        parts_scale.append(np.full(count, rule.scale))
+        parts_total.append(np.full(count, rule.in_total, dtype=np.bool_))
+    if mapped:
+        zones, modes, states, workloads, keys, groups = zip(*mapped, strict=True)
+    else:
+        zones = modes = states = workloads = keys = groups = ()
+    all_rows = np.concatenate(parts_rows) if parts_rows else np.empty(0, np.intp)
+    scale = np.concatenate(parts_scale) if parts_scale else np.empty(0)
+    joules = snapshot.values[all_rows] * scale
+    fields: dict[str, npt.NDArray[Any]] = {
+        "rows": all_rows,
+        "level": np.concatenate(parts_level) if parts_level else np.empty(0, np.int8),
+        "zone": np.asarray(zones, dtype=np.int32),
+        "mode": np.asarray(modes, dtype=np.int8),
+        "state": np.asarray(states, dtype=np.int8),
+        "joules": joules,
+        "key": np.asarray(keys, dtype=np.int64),
+        "group": np.asarray(groups, dtype=np.int64),
+        "in_total": np.concatenate(parts_total) if parts_total else np.empty(0, bool),
+    }
+    workload_rows: tuple[Workload, ...] = tuple(workloads)
 
     # An energy counter cannot be negative or NaN; such rows get no delta at all.
     bad = ~(joules >= 0)
@@ -404,21 +564,18 @@ def kepler_view(snapshot: Snapshot, *, era: Era | None = None) -> KeplerView:
     ]
     if bad.any():
         good = ~bad
-        all_rows, joules = all_rows[good], joules[good]
-        level_codes, mode_codes = level_codes[good], mode_codes[good]
-        state_codes, totals = state_codes[good], totals[good]
-        zones = [z for z, g in zip(zones, good.tolist(), strict=True) if g]
-        workloads = [w for w, g in zip(workloads, good.tolist(), strict=True) if g]
+        fields = {name: array[good] for name, array in fields.items()}
+        workload_rows = tuple(
+            w for w, g in zip(workload_rows, good.tolist(), strict=True) if g
+        )
+    keys_array = fields["key"]
     return KeplerView(
         snapshot=snapshot,
         era=era,
-        rows=all_rows,
-        level=level_codes,
-        zone=tuple(zones),
-        mode=mode_codes,
-        state=state_codes,
-        joules=joules,
-        workload=tuple(workloads),
-        in_total=totals,
+        workload=workload_rows,
+        registry=registry,
+        generation=registry.generation,
+        unique_keys=len(np.unique(keys_array)) == len(keys_array),
         refused=tuple(refused),
+        **fields,
     )
