@@ -13,6 +13,8 @@ import kepler_reader as kr
 from kepler_reader.histograms import histograms
 from tests.paths import CASES
 
+pytestmark = pytest.mark.usefixtures("parse_mode")
+
 
 def case(name: str) -> bytes:
     return (CASES / name).read_bytes()

@@ -10,6 +10,8 @@ from tests.paths import CASES
 OM = (CASES / "36-content-type-and-openmetrics.prom").read_bytes()
 TEXT = (CASES / "36-content-type-and-openmetrics.text.prom").read_bytes()
 
+pytestmark = pytest.mark.usefixtures("parse_mode")
+
 
 def normalised(snap: kr.Snapshot) -> list[tuple[str, str, kr.Series, float]]:
     return [

@@ -10,6 +10,8 @@ import pytest
 import kepler_reader as kr
 from tests.paths import FIXTURES, KEPLER, RELEASES
 
+pytestmark = pytest.mark.usefixtures("parse_mode")
+
 
 @pytest.mark.parametrize(
     ("body", "line", "column", "reason"),
