@@ -8,8 +8,6 @@ never changes what a body means.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import kepler_reader as kr
@@ -34,7 +32,8 @@ def _warm_parse(
 @pytest.fixture(params=["cold", "warm"])
 def parse_mode(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    if request.param == "warm":
+) -> str:
+    mode: str = request.param
+    if mode == "warm":
         monkeypatch.setattr(kr, "parse", _warm_parse)
-    return request.param
+    return mode
