@@ -198,7 +198,13 @@ class Assembly:
                     item.token, seconds=om, offset=item.offset
                 )
             except LineError as fault:
-                s._fail(item.number, item.text, fault.offset, fault.reason)
+                text = (
+                    item.text
+                    or f"{s._series[item.row]} ? {item.token.decode()}".encode()
+                )
+                s._fail(
+                    item.number, text, fault.offset if item.text else 0, fault.reason
+                )
                 keep[item.row] = False
                 continue
             if stamps[item.row] < _IMPLAUSIBLE_TIMESTAMP_MS and len(odd) < 100:
@@ -225,7 +231,7 @@ class Assembly:
             return
         for item in s._exemplars:
             try:
-                parse_exemplar(item.text, item.offset)
+                parse_exemplar(item.text, 0)
             except LineError as fault:
                 s._warn(
                     item.number,

@@ -141,6 +141,18 @@ def read_dump(
         ) from error
     if data.startswith(_GZIP_MAGIC):
         data = _decompress(data, name)
+    head = data.lstrip()[:64].lower()
+    if head.startswith((b"<!doctype", b"<html")):
+        raise DumpError(
+            f"{name}: this is an HTML page (a login or proxy page?), not "
+            "exposition text.",
+            path=name,
+        )
+    if head.startswith(b'{"status"'):
+        raise DumpError(
+            f"{name}: this is a Prometheus API answer in JSON, not exposition text.",
+            path=name,
+        )
     header = read_header(data)
     when = scraped_at if scraped_at is not None else (header[0] if header else None)
     parser = parser or Parser(lenient=lenient)

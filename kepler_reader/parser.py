@@ -383,12 +383,22 @@ class StreamParser:
         self._row_lines.append(number)
         if parsed.timestamp is not None:
             at = stripped.find(parsed.timestamp, parsed.value_start + len(parsed.value))
+            # The line is kept only when the token could be wrong in one of the two
+            # formats (not a plain integer), so a federate body of timestamped
+            # samples keeps no text.
+            plain_integer = parsed.timestamp.isdigit() and len(parsed.timestamp) < 19
             self._stamps.append(
-                Deferred(row, number, line, parsed.timestamp, indent + at)
+                Deferred(
+                    row,
+                    number,
+                    b"" if plain_integer else line,
+                    parsed.timestamp,
+                    indent + at,
+                )
             )
         if parsed.exemplar_start >= 0:
             self._exemplars.append(
-                Deferred(row, number, line, offset=indent + parsed.exemplar_start)
+                Deferred(row, number, stripped[parsed.exemplar_start :])
             )
         suspect = self._suspect(series)
         if suspect:

@@ -30,9 +30,7 @@ def _warm_parse(
 
 
 @pytest.fixture(params=["cold", "warm"])
-def parse_mode(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> str:
+def parse_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     mode: str = request.param
     if mode == "warm":
         monkeypatch.setattr(kr, "parse", _warm_parse)

@@ -81,3 +81,18 @@ def test_parse_errors_count_the_header_line(tmp_path: Path) -> None:
 def test_unwritable_folder_is_a_dump_error(tmp_path: Path) -> None:
     with pytest.raises(kr.DumpError, match="cannot write the dump"):
         kr.write_dump(tmp_path / "missing" / "x.prom", BODY, scraped_at=WHEN, url="u")
+
+
+def test_html_and_json_files_are_refused(tmp_path: Path) -> None:
+    from tests.paths import CASES
+
+    page = tmp_path / "login.prom"
+    page.write_bytes((CASES / "36-content-type-and-openmetrics.html").read_bytes())
+    with pytest.raises(kr.DumpError, match="HTML page"):
+        kr.read_dump(page)
+    answer = tmp_path / "answer.json"
+    answer.write_bytes(
+        b'{"status":"success","data":{"resultType":"vector","result":[]}}'
+    )
+    with pytest.raises(kr.DumpError, match="Prometheus API answer"):
+        kr.read_dump(answer)
