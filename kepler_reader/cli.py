@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Sequence
 
@@ -36,9 +37,9 @@ def _positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
+    if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(
-            f"must be a positive number of seconds: {text}"
+            f"must be a positive, finite number of seconds: {text}"
         )
     return value
 
@@ -155,8 +156,9 @@ def _energy_options(parser: argparse.ArgumentParser, *, zone: bool = True) -> No
         parser.add_argument(
             "--zone",
             default="package",
-            help="the zone to report: package (default), core, uncore, "
-            "dram, psys, platform, other, gpu; zones are never added",
+            help="the zone to report: package (default), core, uncore, dram, psys, "
+            "platform, other, gpu, or total (Kepler's own sum families); zones are "
+            "never added together",
         )
     parser.add_argument(
         "--format",

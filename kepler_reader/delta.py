@@ -9,6 +9,8 @@ one of the two scrapes are reported, never silently dropped, and contribute noth
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,8 @@ __all__ = [
     "pod_sums",
 ]
 
+# Spellings of zones that users and older Kepler releases use.
+_ZONE_NAMES = {"pkg": "package", "other_host_components": "other"}
 _POD = LEVELS.index("pod")
 _CONTAINER = LEVELS.index("container")
 _NODE = LEVELS.index("node")
@@ -213,9 +217,10 @@ class EnergyDelta:
 
 def _interval(before: Snapshot, after: Snapshot, interval: float | None) -> float:
     if interval is not None:
-        if not interval > 0:
+        if not 0 < interval < math.inf:
             raise DataError(
-                f"The interval must be a positive number of seconds, not {interval!r}."
+                "The interval must be a positive, finite number of seconds, not "
+                f"{interval!r}."
             )
         return float(interval)
     if before.scraped_at is None or after.scraped_at is None:
@@ -228,10 +233,20 @@ def _interval(before: Snapshot, after: Snapshot, interval: float | None) -> floa
     seconds = after.scraped_at - before.scraped_at
     if not seconds > 0:
         raise DataError(
-            f"The second scrape ({after.scraped_at:.3f}) is not later than "
-            f"the first ({before.scraped_at:.3f})."
+            f"{after.source or 'The second scrape'} (scraped "
+            f"{_iso(after.scraped_at)}) is not later than "
+            f"{before.source or 'the first'} ({_iso(before.scraped_at)}); are BEFORE "
+            "and AFTER swapped?"
         )
     return seconds
+
+
+def _iso(seconds: float) -> str:
+    return (
+        dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def align(
@@ -375,7 +390,8 @@ def _pods(deltas: CounterDeltas, seconds: float) -> tuple[PodEnergy, ...]:
     groups = deltas.group[chosen]
     size = len(deltas.registry.group_info)
     mode = deltas.mode[chosen]
-    has_mode = bool(np.isin(mode, (_DYNAMIC, _IDLE)).any())
+    has_dynamic = bool(np.any(mode == _DYNAMIC))
+    has_idle = bool(np.any(mode == _IDLE))
     part = deltas.joules[chosen]
     dynamic = np.bincount(groups, weights=part * (mode == _DYNAMIC), minlength=size)
     idle = np.bincount(groups, weights=part * (mode == _IDLE), minlength=size)
@@ -393,8 +409,8 @@ def _pods(deltas: CounterDeltas, seconds: float) -> tuple[PodEnergy, ...]:
                 kind=kind,
                 joules=total,
                 watts=total / seconds,
-                dynamic_joules=float(dynamic[group]) if has_mode else None,
-                idle_joules=float(idle[group]) if has_mode else None,
+                dynamic_joules=float(dynamic[group]) if has_dynamic else None,
+                idle_joules=float(idle[group]) if has_idle else None,
                 counters=int(counters[group]),
                 resets=int(resets[group]),
             )
@@ -458,18 +474,19 @@ def diff(
     view_after = after if isinstance(after, KeplerView) else kepler_view(after)
     seconds = _interval(view_before.snapshot, view_after.snapshot, interval)
     warnings: list[str] = []
-    if view_after.era.name == "unknown":
-        seen = ", ".join(f.name for f in view_after.snapshot.families[:5]) or "none"
-        warnings.append(
-            f"No Kepler energy metrics were recognised in "
-            f"{view_after.snapshot.source or 'the second scrape'} (families "
-            f"seen: {seen})."
-        )
-    elif view_before.era.name != view_after.era.name:
-        warnings.append(
-            f"The Kepler era changed between the scrapes ({view_before.era} "
-            f"to {view_after.era}): the exporter was upgraded, and counters "
-            "cannot be matched across eras."
+    for view in (view_before, view_after):
+        if view.era.name == "unknown":
+            snap = view.snapshot
+            seen = ", ".join(f.name for f in snap.families[:5]) or "none"
+            raise DataError(
+                f"No Kepler energy metrics were recognised in "
+                f"{snap.source or 'a scrape'} (families seen: {seen})."
+            )
+    if view_before.era.name != view_after.era.name:
+        raise DataError(
+            f"The Kepler {view_before.era} and the Kepler {view_after.era} publish "
+            "different metrics, so no counter can be matched between the scrapes (the "
+            "exporter was upgraded in between?)."
         )
     for view in (view_before, view_after):
         snap = view.snapshot
@@ -485,15 +502,22 @@ def diff(
                 "from it are reported as vanished."
             )
         warnings.extend(view.refused)
+    zone = _ZONE_NAMES.get(zone.lower(), zone.lower())
     available = set(view_after.zones) | set(view_before.zones)
-    if available and zone not in available:
-        warnings.append(
-            f"Zone {zone!r} is not published by this exporter (zones seen: "
-            f"{', '.join(sorted(available))})."
+    if zone not in available:
+        raise DataError(
+            f"Zone {zone!r} is not published by this exporter (Kepler "
+            f"{view_after.era}); zones seen: {', '.join(sorted(available)) or 'none'}."
         )
 
     deltas, align_warnings = align(view_before, view_after, zone)
     warnings.extend(align_warnings)
+    measured = int(np.count_nonzero(deltas.valid))
+    if measured >= 2 and np.count_nonzero(deltas.reset) >= 0.9 * measured:
+        warnings.append(
+            "Nearly every counter went down between the scrapes: are BEFORE and "
+            "AFTER swapped?"
+        )
     pods = _pods(deltas, seconds)
     return EnergyDelta(
         interval_seconds=seconds,

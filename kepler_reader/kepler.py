@@ -82,8 +82,10 @@ class Era:
     evidence: str
 
     def __str__(self) -> str:
-        version = f" ({self.version})" if self.version else ""
-        return f"{self.name} {self.releases}{version}"
+        if self.name == "unknown":
+            return "unknown era"
+        version = f", {self.version}" if self.version else ""
+        return f"era {self.name} ({self.releases}{version})"
 
 
 @attrs.frozen(slots=True, cache_hash=True)

@@ -13,7 +13,7 @@ The JSON shapes are part of the interface (scripts depend on them):
 
 ``diff``::
 
-    {"interval_seconds", "zone", "kepler_era", "kepler_version",
+    {"interval_seconds", "zone", "kepler_era", "kepler_releases", "kepler_version",
      "pods": [{"namespace", "pod", "pod_uid", "kind", "joules", "watts",
                "dynamic_joules", "idle_joules", "counters", "resets"}],
      "namespaces": [{"namespace", "joules", "watts", "pods"}],
@@ -110,7 +110,8 @@ def delta_to_dict(delta: EnergyDelta) -> dict[str, Any]:
     return {
         "interval_seconds": delta.interval_seconds,
         "zone": delta.zone,
-        "kepler_era": str(delta.era),
+        "kepler_era": delta.era.name,
+        "kepler_releases": delta.era.releases,
         "kepler_version": delta.era.version or None,
         "pods": [attrs.asdict(pod) for pod in delta.pods],
         "namespaces": [attrs.asdict(ns) for ns in delta.namespaces],
@@ -167,10 +168,11 @@ def _grid(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int])
 
 def delta_table(delta: EnergyDelta) -> str:
     """A table for people: pods, namespaces, the node, then warnings."""
-    modes = any(p.dynamic_joules is not None for p in delta.pods)
+    dynamic = any(p.dynamic_joules is not None for p in delta.pods)
+    idle = any(p.idle_joules is not None for p in delta.pods)
     header = ["namespace", "pod", "joules", "watts"]
-    if modes:
-        header[2:2] = ["dynamic J", "idle J"]
+    split = (["dynamic J"] if dynamic else []) + (["idle J"] if idle else [])
+    header[2:2] = split
     rows = []
     for pod in delta.pods:
         name = pod.pod if pod.kind == "pod" else f"{pod.pod or '(no pod)'} ({pod.kind})"
@@ -180,11 +182,9 @@ def delta_table(delta: EnergyDelta) -> str:
             f"{pod.joules:.6f}",
             f"{pod.watts:.6f}",
         ]
-        if modes:
-            cells[2:2] = [
-                f"{pod.dynamic_joules or 0.0:.6f}",
-                f"{pod.idle_joules or 0.0:.6f}",
-            ]
+        parts = [pod.dynamic_joules] if dynamic else []
+        parts += [pod.idle_joules] if idle else []
+        cells[2:2] = ["" if p is None else f"{p:.6f}" for p in parts]
         rows.append(cells)
     right = set(range(2, len(header)))
     out = [

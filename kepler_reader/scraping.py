@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import gzip
 import logging
+import socket
 import time
+import urllib.parse
 import zlib
 from typing import TYPE_CHECKING
 
@@ -106,6 +108,9 @@ def _check_status(response: requests.Response, url: str) -> None:
     except requests.exceptions.RequestException:
         start = b""
     excerpt = _first_line(start)
+    if excerpt.lower().startswith(("<!doctype", "<html")):
+        # An error page: its reason phrase says more than its first line of markup.
+        excerpt = response.reason or ""
     detail = f": {excerpt}" if excerpt else ""
     kind = (
         AuthenticationError if response.status_code in (401, 403) else HTTPStatusError
@@ -180,6 +185,10 @@ def fetch(
         LimitExceededError: The body is larger than ``max_body_bytes``.
     """
     shown = redact_url(url)
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ScrapeError(
+            f"{shown}: the URL must start with http:// or https://.", url=shown
+        )
     request_headers = {"Accept": ACCEPT_TEXT, "Accept-Encoding": "gzip"}
     request_headers.update(headers or {})
     own = session is None
@@ -267,10 +276,35 @@ def fetch(
 
 
 def _cause(error: BaseException) -> str:
-    """The innermost message of a requests/urllib3 error chain, kept short."""
+    """A short reason for a requests/urllib3 error: the operating system's words.
+
+    The chain is searched for the socket error underneath (connection refused, name
+    not resolved); failing that, the innermost message is used, cut to 200 chars.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
     inner: BaseException = error
-    while inner.args and isinstance(inner.args[0], BaseException):
-        inner = inner.args[0]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, socket.gaierror):
+            return "the host name could not be resolved"
+        if isinstance(current, TimeoutError):
+            return "timed out"
+        if isinstance(current, ConnectionResetError):
+            return "the connection was reset"
+        inner = current
+        linked = (
+            *current.args,
+            current.__cause__,
+            current.__context__,
+            getattr(current, "reason", None),
+        )
+        stack.extend(x for x in linked if isinstance(x, BaseException))
     text = str(inner) or type(inner).__name__
     return text if len(text) <= 200 else text[:197] + "..."
 

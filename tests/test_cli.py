@@ -124,7 +124,7 @@ def test_diff_table(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 0
     assert out.startswith(
-        "Kepler E v0.7.11-v0.7.12 (v0.7.12), zone package, interval 3.000 s"
+        "Kepler era E (v0.7.11-v0.7.12, v0.7.12), zone package, interval 3.000 s"
     )
     assert "kernel_processes (pseudo)" in out
     assert "node: 157.140000 J, 52.380000 W" in out
@@ -156,7 +156,9 @@ def test_diff_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
         "warnings",
     } <= set(document)
     assert document["zone"] == "dram"
-    assert document["kepler_era"] == "G v0.10+ (v0.11.4)"
+    assert document["kepler_era"] == "G"
+    assert document["kepler_releases"] == "v0.10+"
+    assert document["kepler_version"] == "v0.11.4"
     assert {"namespace", "pod", "joules", "watts"} <= set(document["pods"][0])
     assert set(document["namespaces"][0]) == {"namespace", "joules", "watts", "pods"}
     assert set(document["node"]) == {"joules", "watts"}
@@ -275,4 +277,68 @@ def test_bad_interval_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit) as caught:
         main(["diff", str(V011), str(V011_T3), "--interval", "-3"])
     assert caught.value.code == 2
-    assert "must be a positive number of seconds" in capsys.readouterr().err
+    assert "must be a positive, finite number of seconds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--zone", "nonsense"], "Zone 'nonsense' is not published by this exporter"),
+        ([], "publish different metrics"),
+    ],
+    ids=["unknown-zone", "different-eras"],
+)
+def test_diff_that_cannot_be_answered_fails(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = str(KEPLER / "v0.3-node-a.prom") if not args else str(V011)
+    code, out, err = run(["diff", old, str(V011_T3), "--interval", "3", *args], capsys)
+    assert code == 1
+    assert out == ""
+    assert message in err
+
+
+def test_zone_names_ignore_case(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        [
+            "diff",
+            str(V011),
+            str(V011_T3),
+            "--interval",
+            "3",
+            "--zone",
+            "DRAM",
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert json.loads(out)["zone"] == "dram"
+
+
+def test_no_kepler_metrics_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "up.prom"
+    empty.write_bytes(b"up 1\n")
+    code, _, err = run(["diff", str(empty), str(empty), "--interval", "3"], capsys)
+    assert code == 1
+    assert "No Kepler energy metrics were recognised" in err
+    assert "families seen: up" in err
+
+
+def test_swapped_files_get_a_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["diff", str(V011_T3), str(V011), "--interval", "3"], capsys)
+    assert code == 0
+    assert "are BEFORE and AFTER swapped?" in out
+
+
+@pytest.mark.parametrize("interval", ["inf", "nan", "0"])
+def test_interval_must_be_finite_and_positive(
+    interval: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["diff", str(V011), str(V011_T3), "--interval", interval])
+    assert caught.value.code == 2
+    assert "positive, finite number of seconds" in capsys.readouterr().err

@@ -248,3 +248,29 @@ def test_family_filter_keeps_only_wanted_prefixes() -> None:
         parser.parse((KEPLER / "v0.11-node-a.t3.prom").read_bytes()),
         interval=3,
     ).pods[1].joules == (pytest.approx(2.971915, abs=1e-6))
+
+
+def test_refused_connection_says_so() -> None:
+    url = f"http://127.0.0.1:{free_port()}/metrics"
+    with pytest.raises(kr.EndpointUnreachableError) as caught:
+        kr.scrape(url)
+    assert str(caught.value) == f"{url} is unreachable (connection refused)."
+
+
+def test_url_without_scheme() -> None:
+    with pytest.raises(kr.ScrapeError, match=r"must start with http:// or https://"):
+        kr.scrape("127.0.0.1:28282/metrics")
+
+
+def test_html_error_page_shows_the_reason_phrase() -> None:
+    page = response(
+        "404 Not Found",
+        b"<!DOCTYPE HTML>\n<html>gone</html>\n",
+        {"Content-Type": "text/html"},
+    )
+    with (
+        serve({"/metrics": page}) as running,
+        pytest.raises(kr.HTTPStatusError) as caught,
+    ):
+        kr.scrape(base_url(running) + "/metrics")
+    assert str(caught.value).endswith("answered HTTP 404: Not Found")
