@@ -80,6 +80,22 @@ class _Metadata:
     position: int = 0
 
 
+def _label_shape(between: str) -> tuple[list[str] | None, bool]:
+    """The label names that the text between values spells, and whether sorted.
+
+    ``a=,b=,c=`` gives ``(["a", "b", "c"], True)``; anything else, or a repeated
+    name, gives ``(None, False)``.
+    """
+    if not between:
+        return [], True
+    if _BETWEEN_VALUES.fullmatch(between) is None:
+        return None, False
+    names = between.rstrip(",")[:-1].split("=,")
+    if len(set(names)) != len(names):
+        return None, False
+    return names, names == sorted(names)
+
+
 class Parser:
     """A reusable parser for the text format 0.0.4 and OpenMetrics 1.0 text.
 
@@ -118,6 +134,7 @@ class Parser:
         self._interned: dict[Series, Series] = {}
         self._names: dict[bytes, str] = {}
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        self._shapes: dict[str, tuple[list[str] | None, bool]] = {}
 
     def stream(
         self,
@@ -140,6 +157,7 @@ class Parser:
             self._interned.clear()
             self._names.clear()
             self._pairs.clear()
+            self._shapes.clear()
         return StreamParser(
             self,
             source=source,
@@ -276,7 +294,38 @@ class StreamParser:
             else:
                 complete = complete.replace(b"\r\n", b"\n")
             self._warn_crlf()
-        self._lines(complete.split(b"\n"), last_is_cut=False)
+        if self._parser.prefixes is None:
+            self._lines(complete.split(b"\n"), last_is_cut=False)
+        else:
+            self._filtered(complete, self._parser.prefixes)
+
+    def _filtered(self, complete: bytes, prefixes: tuple[bytes, ...]) -> None:
+        """Read only the lines of wanted families, skipping the rest unsplit.
+
+        Families come in blocks of sample lines between metadata lines. A block whose
+        lines cannot start with a wanted prefix (checked with ``bytes.find``, which
+        runs at memory speed) is skipped whole: only its line feeds are counted, for
+        the line numbers. Everything else goes through the usual line loop.
+        """
+        end = len(complete)
+        pos = 0
+        while pos <= end:
+            if complete.startswith(b"#", pos):  # metadata and comments: always read
+                stop = complete.find(b"\n", pos)
+                stop = end if stop < 0 else stop
+                self._lines([complete[pos:stop]], last_is_cut=False)
+                pos = stop + 1
+                continue
+            stop = complete.find(b"\n#", pos)
+            stop = end if stop < 0 else stop
+            wanted = complete.startswith(prefixes, pos) or any(
+                complete.find(b"\n" + prefix, pos, stop) >= 0 for prefix in prefixes
+            )
+            if wanted:
+                self._lines(complete[pos:stop].split(b"\n"), last_is_cut=False)
+            else:
+                self._number += complete.count(b"\n", pos, stop) + 1
+            pos = stop + 1
 
     def _warn_crlf(self) -> None:
         if not self._crlf_warned:
@@ -478,16 +527,17 @@ class StreamParser:
         if len(pieces) % 2 == 0:
             return None
         between = "".join(pieces[0::2])
-        if not between:
-            return ()
-        if _BETWEEN_VALUES.fullmatch(between) is None:
-            return None
-        names = between.rstrip(",")[:-1].split("=,")
-        if len(set(names)) != len(names):
+        # A family prints the same label names on every line: checked once per shape.
+        shapes = self._parser._shapes
+        shape = shapes.get(between)
+        if shape is None:
+            shape = shapes[between] = _label_shape(between)
+        names, ordered = shape
+        if names is None:
             return None
         cache = self._parser._pairs
         pairs = list(zip(names, pieces[1::2], strict=True))
-        if names != sorted(names):
+        if not ordered:
             pairs.sort()
         # Label pairs are interned: most (node, zone, state) repeat across series.
         return tuple(map(cache.setdefault, pairs, pairs))

@@ -86,3 +86,22 @@ def test_stream_cannot_be_reused() -> None:
         stream.feed(b"b 2\n")
     with pytest.raises(RuntimeError):
         stream.finish()
+
+
+@pytest.mark.parametrize("path", BODIES, ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_family_filter_keeps_exactly_the_wanted_samples(path: Path) -> None:
+    data = path.read_bytes()
+    prefixes = ("kepler_pod_", "kepler_node_", "go_gc", "req_")
+    full = kr.parse(data, lenient=True)
+    wanted = [
+        (s.series, repr(s.value), s.timestamp_ms)
+        for s in full.samples()
+        if s.series.name.startswith(prefixes)
+    ]
+    filtered = kr.Parser(lenient=True, families=prefixes)
+    for _ in range(2):  # cold, then warm
+        snap = filtered.parse(data)
+        got = [(s.series, repr(s.value), s.timestamp_ms) for s in snap.samples()]
+        assert got == wanted
+        lines = {w.line for w in full.warnings if w.line is not None}
+        assert {w.line for w in snap.warnings if w.line is not None} <= lines
