@@ -82,7 +82,7 @@ class Assembly:
         keep[list(s._dropped)] = False
         self._check_types(om)
         if om:
-            self._check_eof()
+            self._check_eof(keep)
         stamps = self._timestamps(om, keep)
         self._exemplars(om)
 
@@ -120,7 +120,7 @@ class Assembly:
             timestamps_ms=stamps,
             source=s.source,
             scraped_at=s.scraped_at,
-            errors=tuple(s._errors),
+            errors=tuple(sorted(s._errors, key=lambda e: (e.line, e.column))),
             warnings=tuple(s._warnings),
             truncated=s._truncated,
             format=self.format,
@@ -155,33 +155,33 @@ class Assembly:
                 )
                 meta.type = "untyped" if not om else "unknown"
 
-    def _check_eof(self) -> None:
+    def _check_eof(self, keep: npt.NDArray[np.bool_]) -> None:
+        """OpenMetrics ends with ``# EOF``: nothing after it, and never without it."""
         s = self.stream
-        if (
-            s._eof_line
-            and s._after_eof is None
-            and s._row_lines
-            and (max(s._row_lines) > s._eof_line)
-        ):
-            number = next(n for n in s._row_lines if n > s._eof_line)
-            s._after_eof = Deferred(-1, number, b"")
-        if s._after_eof is not None:
-            late = s._after_eof
+        if not s._eof_line:
+            s._truncated = True
+            s._fail(
+                max(s._number, 1),
+                b"",
+                0,
+                "the OpenMetrics body does not end with '# EOF': it is cut off",
+            )
+            return
+        lines = np.asarray(s._row_lines, dtype=np.int64)
+        late_rows = np.flatnonzero(lines > s._eof_line)
+        keep[late_rows] = False
+        late = s._after_eof
+        if late_rows.size and (late is None or lines[late_rows[0]] < late.number):
+            row = int(late_rows[0])
+            text = f"{s._series[row]} ...".encode()
+            late = Deferred(row, int(lines[row]), text)
+        if late is not None:
             s._fail(
                 late.number,
                 late.text,
                 0,
-                "text after '# EOF', which must be the "
-                "last line of an OpenMetrics body",
-            )
-        elif not s._eof_line:
-            s._truncated = True
-            number = max(s._number, 1)
-            s._fail(
-                number,
-                b"",
-                0,
-                "the OpenMetrics body does not end with '# EOF': it is cut off",
+                "text after '# EOF', which must be the last line of an OpenMetrics "
+                "body",
             )
 
     def _timestamps(
@@ -300,11 +300,13 @@ class Assembly:
     ) -> None:
         """A TYPE line after samples of its family is an error (strict) or a warning."""
         s = self.stream
+        first_row = np.full(len(order), len(family_index), dtype=np.int64)
+        np.minimum.at(first_row, family_index, np.arange(len(family_index)))
         for index, name in enumerate(order):
             meta = s._metadata.get(name)
             if meta is None or meta.type is None or meta.rows_before_type == 0:
                 continue
-            if np.any(family_index[: meta.rows_before_type] == index):
+            if first_row[index] < meta.rows_before_type:
                 if s.lenient:
                     s._warn(
                         meta.type_line,

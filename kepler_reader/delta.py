@@ -149,9 +149,10 @@ class CounterDeltas:
         rows = self.rows
         if rows.size and rows.min() < 0:
             earlier = getattr(self.earlier, field)
-            merged: npt.NDArray[Any] = np.where(
-                rows >= 0, later[np.maximum(rows, 0)], earlier[np.maximum(-1 - rows, 0)]
-            )
+            merged: npt.NDArray[Any] = np.empty(len(rows), dtype=later.dtype)
+            ahead = rows >= 0
+            merged[ahead] = later[rows[ahead]]
+            merged[~ahead] = earlier[-1 - rows[~ahead]]
             return merged
         picked: npt.NDArray[Any] = later[rows]
         return picked
@@ -217,6 +218,10 @@ class EnergyDelta:
 
 def _interval(before: Snapshot, after: Snapshot, interval: float | None) -> float:
     if interval is not None:
+        if isinstance(interval, bool) or not isinstance(interval, int | float):
+            raise DataError(
+                f"The interval must be a number of seconds, not {interval!r}."
+            )
         if not 0 < interval < math.inf:
             raise DataError(
                 "The interval must be a positive, finite number of seconds, not "
@@ -242,11 +247,11 @@ def _interval(before: Snapshot, after: Snapshot, interval: float | None) -> floa
 
 
 def _iso(seconds: float) -> str:
-    return (
-        dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    try:
+        stamp = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return f"{seconds!r} s since the epoch"
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def align(

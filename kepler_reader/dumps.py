@@ -22,7 +22,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .exceptions import DumpError
+from .exceptions import DumpError, LimitExceededError
 from .parser import Parser
 
 if TYPE_CHECKING:
@@ -45,13 +45,18 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 def redact_url(url: str) -> str:
     """Return ``url`` without any user name or password in it."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=host))
+    try:
+        parts = urllib.parse.urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        return urllib.parse.urlunsplit(parts._replace(netloc=host))
+    except ValueError:
+        # Not a well-formed URL (a bad port, a broken IPv6 host): drop anything up
+        # to an "@" in its authority part all the same.
+        return re.sub(r"(//)[^/@]*@", r"\1", url)
 
 
 def _format_time(seconds: float) -> str:
@@ -98,13 +103,35 @@ def read_header(data: bytes) -> tuple[float, str | None] | None:
     return stamp.timestamp(), url
 
 
-def _decompress(data: bytes, path: str) -> bytes:
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as error:
-        raise DumpError(
-            f"{path}: the gzip stream is corrupt or cut off ({error}).", path=path
-        ) from error
+def _decompress(data: bytes, path: str, limit: int) -> bytes:
+    """Undo gzip (any number of members), stopping at ``limit`` bytes of output."""
+    out: list[bytes] = []
+    size = 0
+    while data:
+        inflate = zlib.decompressobj(wbits=31)
+        pending = data
+        while pending:
+            try:
+                piece = inflate.decompress(pending, limit - size + 1)
+            except zlib.error as error:
+                raise DumpError(
+                    f"{path}: the gzip stream is corrupt ({error}).", path=path
+                ) from error
+            size += len(piece)
+            if size > limit:
+                raise LimitExceededError(
+                    f"{path}: the decompressed dump exceeds max_bytes={limit}.",
+                    limit="max_bytes",
+                    value=limit,
+                )
+            out.append(piece)
+            if inflate.eof:
+                break
+            pending = inflate.unconsumed_tail
+        if not inflate.eof:
+            raise DumpError(f"{path}: the gzip stream is cut off.", path=path)
+        data = inflate.unused_data
+    return b"".join(out)
 
 
 def read_dump(
@@ -113,6 +140,7 @@ def read_dump(
     lenient: bool = False,
     parser: Parser | None = None,
     scraped_at: float | None = None,
+    max_bytes: int = 1 << 30,
 ) -> Snapshot:
     """Read a saved scrape (plain or gzip) into a snapshot.
 
@@ -122,6 +150,8 @@ def read_dump(
         parser: A warm parser to reuse across many dumps of one endpoint.
         scraped_at: The scrape time in seconds since the epoch, for files without a
             kepler-reader header (it overrides the header when both are present).
+        max_bytes: The largest decompressed dump read, in bytes (1 GiB by default):
+            a gzip bomb stops here.
 
     Returns:
         The snapshot, with ``scraped_at`` from the header (or the argument) and
@@ -129,19 +159,21 @@ def read_dump(
 
     Raises:
         DumpError: The file cannot be read or its gzip stream is corrupt.
+        LimitExceededError: The dump decompresses to more than ``max_bytes``.
         ParseError: In strict mode, for the first bad line (line numbers count the
             header line, as an editor shows the file).
     """
     name = os.fspath(path)
     try:
         data = Path(name).read_bytes()
-    except OSError as error:
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or error
         raise DumpError(
-            f"{name}: cannot read the file ({error.strerror or error}).", path=name
+            f"{name}: cannot read the file ({reason}).", path=name
         ) from error
     if data.startswith(_GZIP_MAGIC):
-        data = _decompress(data, name)
-    head = data.lstrip()[:64].lower()
+        data = _decompress(data, name, max_bytes)
+    head = data[:4096].lstrip()[:64].lower()
     if head.startswith((b"<!doctype", b"<html")):
         raise DumpError(
             f"{name}: this is an HTML page (a login or proxy page?), not "

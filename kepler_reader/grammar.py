@@ -55,7 +55,9 @@ _LABEL_NAME = re.compile(rb"[a-zA-Z_][a-zA-Z0-9_]*")
 _BLANKS = re.compile(rb"[ \t]*")
 _TOKEN = re.compile(rb"[^ \t]*")
 # A quoted string up to its closing quote; escapes are checked after the match.
-_QUOTED = re.compile(rb'((?:[^"\\]|\\.)*)"', re.DOTALL)
+# Written as runs of plain bytes between escapes, so that a long value costs no
+# backtracking state per byte.
+_QUOTED = re.compile(rb'([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)
 _ESCAPE = re.compile(rb"\\(.?)", re.DOTALL)
 _INTEGER = re.compile(rb"[-+]?[0-9]+")
 _DECIMAL = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -336,8 +338,13 @@ def timestamp_ms(token: bytes, *, seconds: bool, offset: int) -> int:
     Raises:
         LineError: The token does not fit the format's rule or 64 bits.
     """
+    if len(token) > 40:
+        raise LineError(offset, "the timestamp does not fit in 64 bits")
     if seconds:
-        stamp = round(float(token) * 1000)
+        try:
+            stamp = round(float(token) * 1000)
+        except (OverflowError, ValueError):
+            raise LineError(offset, "the timestamp does not fit in 64 bits") from None
     else:
         if _INTEGER.fullmatch(token) is None:
             shown = token[:40].decode("utf-8", "replace")

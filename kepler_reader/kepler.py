@@ -316,11 +316,16 @@ class KeplerView:
 
 
 def _label_names(snapshot: Snapshot, family: str) -> set[str]:
-    rows = snapshot.rows_of(family)
     names: set[str] = set()
-    for row in rows[:50]:
+    for row in _first_rows(snapshot, family, 50):
         names.update(key for key, _ in snapshot.series[row].labels)
     return names
+
+
+def _first_rows(snapshot: Snapshot, family: str, count: int) -> list[int]:
+    """Up to ``count`` rows of ``family``."""
+    rows: list[int] = snapshot.rows_of(family)[:count].tolist()
+    return rows
 
 
 def _build_version(snapshot: Snapshot, family: str) -> str:
@@ -363,7 +368,7 @@ def detect_era(snapshot: Snapshot) -> Era:
     container = "kepler_container_package_joules_total"
     labels = _label_names(snapshot, container) if container in names else set()
     if not labels:
-        for name in kepler:
+        for name in sorted(kepler)[:20]:
             labels |= _label_names(snapshot, name)
     if "arch" in build:
         idle = _has_idle(snapshot, exclude="kepler_container_joules_total")
@@ -382,9 +387,12 @@ def detect_era(snapshot: Snapshot) -> Era:
 
 
 def _has_idle(snapshot: Snapshot, *, exclude: str) -> bool:
-    for index, family in enumerate(snapshot.families):
-        if not family.name.endswith("_joules_total") or family.name == exclude:
-            continue
+    energy = [
+        (index, family)
+        for index, family in enumerate(snapshot.families)
+        if family.name.endswith("_joules_total") and family.name != exclude
+    ]
+    for index, _ in energy[:20]:
         for row in np.flatnonzero(snapshot.family_index == index).tolist():
             if snapshot.series[row].get("mode") == "idle":
                 return True
@@ -557,8 +565,8 @@ def kepler_view(
     }
     workload_rows: tuple[Workload, ...] = tuple(workloads)
 
-    # An energy counter cannot be negative or NaN; such rows get no delta at all.
-    bad = ~(joules >= 0)
+    # An energy counter cannot be negative, infinite or NaN; such rows get no delta.
+    bad = ~((joules >= 0) & (joules < np.inf))
     refused = [
         f"{snapshot.series[row]} = {float(snapshot.values[row])!r} is not a valid "
         "energy counter and was left out."

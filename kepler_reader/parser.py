@@ -18,6 +18,7 @@ belongs to, repeated series, TYPE lines after samples) is settled in :meth:`fini
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from itertools import chain
@@ -28,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .assembly import OM_TYPES, TEXT_TYPES, Assembly, Deferred
-from .exceptions import ParseError
+from .exceptions import LimitExceededError, ParseError
 from .grammar import (
     LineError,
     parse_comment,
@@ -112,6 +113,9 @@ class Parser:
             its closing ``# EOF``.
         max_cached_series: When more series texts than this are remembered, the memory
             is cleared before the next body (bounds memory as pods come and go).
+        max_line_bytes: The longest line accepted, in bytes; a longer one raises
+            :class:`~kepler_reader.LimitExceededError` naming the line (64 MiB by
+            default, far above any real label value).
     """
 
     def __init__(
@@ -121,12 +125,14 @@ class Parser:
         families: Iterable[str] | None = None,
         format: str | None = None,
         max_cached_series: int = 2_000_000,
+        max_line_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         if format is not None and format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS} or None, not {format!r}")
         self.lenient = lenient
         self.format = format
         self.max_cached_series = max_cached_series
+        self.max_line_bytes = max_line_bytes
         self.prefixes = (
             None if families is None else tuple(f.encode() for f in families)
         )
@@ -152,6 +158,8 @@ class Parser:
             lenient: Overrides the parser's own ``lenient`` for this body.
             format: Overrides the parser's own ``format`` for this body.
         """
+        if format is not None and format not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS} or None, not {format!r}")
         if len(self._by_text) > self.max_cached_series:
             self._by_text.clear()
             self._interned.clear()
@@ -193,10 +201,10 @@ class Parser:
                 column, the line and what was expected.
         """
         if isinstance(data, str):
-            data = data.encode("utf-8")
-        chosen = format or self.format or sniff_format(data)
+            # Lone surrogates become invalid UTF-8, an error confined to their line.
+            data = data.encode("utf-8", "surrogatepass")
         stream = self.stream(
-            source=source, scraped_at=scraped_at, lenient=lenient, format=chosen
+            source=source, scraped_at=scraped_at, lenient=lenient, format=format
         )
         view = memoryview(data)
         for start in range(0, len(data), _SLICE):
@@ -242,6 +250,10 @@ class StreamParser:
         self._after_eof: Deferred | None = None
         self._crlf_warned = False
         self._truncated = False
+        self._first_error: ParseError | None = None
+        self._faults = 0
+        self._pending_size = 0
+        self._pending_parts: list[bytes] = []
 
     # -- reporting -------------------------------------------------------------------
 
@@ -252,13 +264,22 @@ class StreamParser:
             self._warnings.append(ParseWarning(None, "More warnings were dropped."))
 
     def _fail(self, number: int, raw: bytes, offset: int, reason: str) -> None:
-        """Raise in strict mode; record the line as skipped in lenient mode."""
+        """Record a bad line: skipped in lenient mode, the error in strict mode.
+
+        In strict mode the error with the smallest line number is raised once the
+        body has ended, so the first bad line is reported however the body was split
+        (values and some rules are only checked after their line has been read).
+        """
+        self._faults += 1
         text = raw.decode("utf-8", "replace")
         column = len(raw[:offset].decode("utf-8", "replace")) + 1
         if not self.lenient:
-            raise ParseError(
-                reason, source=self.source, line=number, column=column, text=text
-            )
+            first = self._first_error
+            if first is None or (number, column) < (first.line, first.column):
+                self._first_error = ParseError(
+                    reason, source=self.source, line=number, column=column, text=text
+                )
+            return
         self._errors.append(LineProblem(number, column, reason, text))
 
     # -- phase 1: lines as they arrive -----------------------------------------------
@@ -271,7 +292,18 @@ class StreamParser:
         """
         if self._finished:
             raise RuntimeError("feed() after finish(): start a new stream")
+        if self._started and b"\n" not in chunk:
+            # Still inside one line: keep the pieces, join them once it ends.
+            self._pending_parts.append(chunk)
+            self._pending_size += len(chunk)
+            if self._pending_size > self._parser.max_line_bytes:
+                self._line_too_long()
+            return
+        if self._pending_parts:
+            self._pending = self._pending + b"".join(self._pending_parts)
+            self._pending_parts = []
         data = self._pending + chunk if self._pending else chunk
+        self._pending_size = 0
         if not self._started:
             if len(data) < len(_BOM) and _BOM.startswith(data):
                 self._pending = data
@@ -285,15 +317,18 @@ class StreamParser:
         cut = data.rfind(b"\n")
         if cut < 0:
             self._pending = data
+            self._pending_size = len(data)
+            if self._pending_size > self._parser.max_line_bytes:
+                self._line_too_long()
             return
         complete, self._pending = data[:cut], data[cut + 1 :]
-        if b"\r" in complete:
-            if complete.endswith(b"\r"):
-                complete = complete[:-1] + b"\n"
-                complete = complete.replace(b"\r\n", b"\n")[:-1]
-            else:
-                complete = complete.replace(b"\r\n", b"\n")
+        self._pending_size = len(self._pending)
+        if b"\r\n" in data[: cut + 1]:
+            # The CR of a CRLF pair; a line's other CRs stay (and make it invalid).
+            complete = (complete + b"\n").replace(b"\r\n", b"\n")[:-1]
             self._warn_crlf()
+        if len(complete) > self._parser.max_line_bytes:
+            self._check_line_lengths(complete)
         if self._parser.prefixes is None:
             self._lines(complete.split(b"\n"), last_is_cut=False)
         else:
@@ -326,6 +361,26 @@ class StreamParser:
             else:
                 self._number += complete.count(b"\n", pos, stop) + 1
             pos = stop + 1
+
+    def _check_line_lengths(self, complete: bytes) -> None:
+        start, number = 0, self._number
+        while start <= len(complete):
+            end = complete.find(b"\n", start)
+            end = len(complete) if end < 0 else end
+            number += 1
+            if end - start > self._parser.max_line_bytes:
+                self._number, self._pending_size = number - 1, end - start
+                self._line_too_long()
+            start = end + 1
+
+    def _line_too_long(self) -> None:
+        limit = self._parser.max_line_bytes
+        raise LimitExceededError(
+            f"{self.source or '<input>'}:{self._number + 1}: the line is longer than "
+            f"max_line_bytes={limit} (at least {self._pending_size} bytes).",
+            limit="max_line_bytes",
+            value=limit,
+        )
 
     def _warn_crlf(self) -> None:
         if not self._crlf_warned:
@@ -387,15 +442,28 @@ class StreamParser:
         for i, token in enumerate(tokens):
             try:
                 values[i] = float(parse_value(token, 0))
-            except LineError as fault:
+            except LineError:
+                # The part after the last space is not a plain value: read the whole
+                # line by the general rules (a tab before a timestamp, a trailing
+                # tab), which also word any error as a first sighting would.
                 row = first_row + i
                 number = self._row_lines[row]
-                line = lines[number - base - 1]
-                offset = line.rfind(b" " + token) + 1 if token else len(line)
-                self._fail(number, line, offset, fault.reason)
-                self._dropped.add(row)
-                values[i] = np.nan
+                values[i] = self._reread(row, number, lines[number - base - 1])
         return values
+
+    def _reread(self, row: int, number: int, line: bytes) -> float:
+        try:
+            parsed = parse_sample_line(line)
+        except LineError as fault:
+            self._fail(number, line, fault.offset, fault.reason)
+            self._dropped.add(row)
+            return math.nan
+        if parsed.timestamp is not None:
+            at = line.find(parsed.timestamp, parsed.value_start + len(parsed.value))
+            self._stamps.append(Deferred(row, number, line, parsed.timestamp, at))
+        if parsed.exemplar_start >= 0:
+            self._exemplars.append(Deferred(row, number, line[parsed.exemplar_start :]))
+        return float(parsed.value)
 
     def _general_line(
         self, number: int, line: bytes, tokens: list[bytes], is_cut: bool
@@ -493,6 +561,8 @@ class StreamParser:
             return None
         else:
             name = self._simple_name(text[:brace])
+            if name is None:
+                return None
             pairs = self._simple_labels(text[brace + 1 : -1])
             if pairs is None:
                 return None
@@ -533,7 +603,7 @@ class StreamParser:
         if shape is None:
             shape = shapes[between] = _label_shape(between)
         names, ordered = shape
-        if names is None:
+        if names is None or len(pieces) != 2 * len(names) + 1:
             return None
         cache = self._parser._pairs
         pairs = list(zip(names, pieces[1::2], strict=True))
@@ -644,16 +714,19 @@ class StreamParser:
         if self._finished:
             raise RuntimeError("finish() called twice")
         self._finished = True
+        if self._pending_parts:
+            self._pending = self._pending + b"".join(self._pending_parts)
+            self._pending_parts = []
         if self._pending:
             last = self._pending
             if last.endswith(b"\r"):
                 last = last[:-1]
             self._pending = b""
-            before = len(self._errors)
+            before = self._faults
             self._lines([last], last_is_cut=True)
             fmt = self.format or ("openmetrics" if self._eof_line else "text")
             ends_at_eof = fmt == "openmetrics" and self._eof_line == self._number
-            if len(self._errors) == before and not self._truncated and not ends_at_eof:
+            if self._faults == before and not self._truncated and not ends_at_eof:
                 if self.lenient:
                     self._warn(
                         self._number,
@@ -671,7 +744,10 @@ class StreamParser:
         fmt = self.format or (
             "openmetrics" if self._eof_line and self._after_eof is None else "text"
         )
-        return Assembly(self, fmt).snapshot()
+        snapshot = Assembly(self, fmt).snapshot()
+        if self._first_error is not None:
+            raise self._first_error
+        return snapshot
 
 
 def parse(

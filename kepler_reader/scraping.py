@@ -8,16 +8,19 @@ not arrive whole is an error, never a snapshot with fewer pods.
 
 from __future__ import annotations
 
-import gzip
 import logging
+import math
+import re
 import socket
 import time
 import urllib.parse
 import zlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import attrs
 import requests
+import urllib3
 
 from .dumps import redact_url
 from .exceptions import (
@@ -60,6 +63,9 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 #: Largest body read, in bytes (after decompression), unless told otherwise.
 DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
 _CHUNK = 1 << 16
+# A JSON document starts with "[" or with "{" and a key followed by ":"; a
+# Prometheus 3 series starts with "{" and a quoted name followed by "," or "}".
+_JSON_START = re.compile(rb'\[|\{\s*(?:\}|"(?:[^"\\]|\\.)*"\s*:)')
 
 
 @attrs.frozen(slots=True)
@@ -95,6 +101,66 @@ def format_of(content_type: str) -> str | None:
     return None
 
 
+def _arrivals(raw: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
+    """The raw body as it arrives: each piece after at most one read of the socket.
+
+    Reading by arrival rather than in fixed sizes lets the caller check its deadline
+    between pieces, however slowly a server sends.
+    """
+    while True:
+        piece = raw.read1(_CHUNK, decode_content=False)
+        if not piece:
+            return
+        yield piece
+
+
+def _too_large(url: str, limit: int) -> LimitExceededError:
+    return LimitExceededError(
+        f"{url}: the body exceeds max_body_bytes={limit}.",
+        limit="max_body_bytes",
+        value=limit,
+    )
+
+
+class _Inflater:
+    """Undo gzip as bytes arrive, capped, and refusing a stream that is cut off."""
+
+    def __init__(self, limit: int, url: str) -> None:
+        self._limit = limit
+        self._url = url
+        self._size = 0
+        self._inflate = zlib.decompressobj(wbits=31)
+
+    def feed(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        while data:
+            try:
+                piece = self._inflate.decompress(data, self._limit - self._size + 1)
+            except zlib.error as error:
+                raise IncompleteResponseError(
+                    f"{self._url}: the gzip body is corrupt ({error}).", url=self._url
+                ) from error
+            self._size += len(piece)
+            if self._size > self._limit:
+                raise _too_large(self._url, self._limit)
+            out.append(piece)
+            if self._inflate.eof:
+                # Another gzip member may follow (concatenated gzip files).
+                data = self._inflate.unused_data
+                if data:
+                    self._inflate = zlib.decompressobj(wbits=31)
+            else:
+                data = self._inflate.unconsumed_tail
+        return b"".join(out)
+
+    def finish(self) -> None:
+        if not self._inflate.eof:
+            raise IncompleteResponseError(
+                f"{self._url}: the gzip body is cut off (no end of stream).",
+                url=self._url,
+            )
+
+
 def _first_line(body: bytes) -> str:
     line = body.strip().split(b"\n", 1)[0][:200]
     return line.decode("utf-8", "replace")
@@ -125,7 +191,7 @@ def _check_status(response: requests.Response, url: str) -> None:
 
 def _check_content(body: bytes, content_type: str, url: str) -> None:
     media = content_type.split(";", 1)[0].strip().lower()
-    head = body.lstrip()[:64].lower()
+    head = body[:4096].lstrip()[:64].lower()
     if media in ("text/html", "application/xhtml+xml") or head.startswith(
         (b"<!doctype", b"<html")
     ):
@@ -134,12 +200,12 @@ def _check_content(body: bytes, content_type: str, url: str) -> None:
             "proxy page, not metrics.",
             url=url,
         )
-    if media == "application/json" or head.startswith((b"{", b"[")):
+    if media == "application/json" or _JSON_START.match(head) is not None:
         raise NotAnExpositionError(
             f"{url} sent JSON ({_first_line(body)[:80]}), not metrics.", url=url
         )
     if format_of(content_type) == "openmetrics":
-        if not body.rstrip(b"\n").endswith(b"# EOF"):
+        if not body[-64:].rstrip(b"\r\n").endswith(b"# EOF"):
             raise IncompleteResponseError(
                 f"{url}: the OpenMetrics body does not end "
                 "with '# EOF'; the response was cut off.",
@@ -162,6 +228,7 @@ def fetch(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     headers: dict[str, str] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    deadline: float | None = None,
 ) -> Response:
     """Get the body of ``url``, checked to be a complete exposition.
 
@@ -171,13 +238,17 @@ def fetch(
         timeout: Connect and read timeout, in seconds.
         headers: Extra request headers (they override the defaults).
         max_body_bytes: Largest body accepted, in bytes after decompression.
+        deadline: Most seconds the whole response may take to arrive (a server that
+            drips bytes slower than ``timeout`` per read is cut off here); three times
+            ``timeout`` by default.
 
     Returns:
         The response body with its arrival time.
 
     Raises:
         EndpointUnreachableError: Connection refused, DNS failure, reset.
-        ScrapeTimeoutError: No connection or no answer within ``timeout``.
+        ScrapeTimeoutError: No connection or no answer within ``timeout``, or the
+            body took longer than ``deadline``.
         AuthenticationError: HTTP 401 or 403.
         HTTPStatusError: Any other status than 200.
         NotAnExpositionError: An HTML or JSON body.
@@ -189,15 +260,18 @@ def fetch(
         raise ScrapeError(
             f"{shown}: the URL must start with http:// or https://.", url=shown
         )
+    if not 0 < timeout < math.inf:
+        raise ValueError(
+            f"timeout must be a positive number of seconds, not {timeout!r}"
+        )
+    limit = timeout * 3 if deadline is None else deadline
     request_headers = {"Accept": ACCEPT_TEXT, "Accept-Encoding": "gzip"}
     request_headers.update(headers or {})
     own = session is None
     http = session or requests.Session()
     started = time.monotonic()
-    chunks: list[bytes] = []
-    size = 0
+    received = 0
     announced = ""
-    raw: object = None
     try:
         with http.get(
             url, headers=request_headers, timeout=timeout, stream=True
@@ -205,48 +279,70 @@ def fetch(
             scraped_at = time.time()
             if response.status_code != 200:
                 _check_status(response, shown)
-            raw = response.raw
             announced = response.headers.get("Content-Length", "")
-            if response.headers.get("Content-Encoding", "identity") != "identity":
-                announced = ""  # the length counts compressed bytes
-            for chunk in response.iter_content(_CHUNK):
-                size += len(chunk)
+            encoding = response.headers.get("Content-Encoding", "").strip().lower()
+            if encoding not in ("", "identity", "gzip", "x-gzip"):
+                raise NotAnExpositionError(
+                    f"{shown} sent Content-Encoding {encoding!r}, which was not asked "
+                    "for (only gzip is).",
+                    url=shown,
+                )
+            inflater = _Inflater(max_body_bytes, shown) if "gzip" in encoding else None
+            chunks: list[bytes] = []
+            size = 0
+            # Raw bytes: gzip is undone here, so that a cut stream is caught and the
+            # decompressed size is capped as it grows.
+            for chunk in _arrivals(response.raw):
+                received += len(chunk)
+                piece = inflater.feed(chunk) if inflater is not None else chunk
+                size += len(piece)
                 if size > max_body_bytes:
-                    raise LimitExceededError(
-                        f"{shown}: the body exceeds max_body_bytes={max_body_bytes}.",
-                        limit="max_body_bytes",
-                        value=max_body_bytes,
+                    raise _too_large(shown, max_body_bytes)
+                chunks.append(piece)
+                if time.monotonic() - started > limit:
+                    raise ScrapeTimeoutError(
+                        f"{shown}: the body was still arriving after {limit:g} s.",
+                        url=shown,
                     )
-                chunks.append(chunk)
+            if inflater is not None:
+                inflater.finish()
             content_type = response.headers.get("Content-Type", "")
     except requests.exceptions.ConnectTimeout as error:
         raise ScrapeTimeoutError(
             f"{shown}: no connection within {timeout} s.", url=shown
         ) from error
-    except requests.exceptions.ReadTimeout as error:
+    except (
+        requests.exceptions.ReadTimeout,
+        urllib3.exceptions.ReadTimeoutError,
+    ) as error:
         raise ScrapeTimeoutError(
             f"{shown}: no answer within {timeout} s.", url=shown
         ) from error
-    except requests.exceptions.ChunkedEncodingError as error:
-        tell = getattr(raw, "tell", None)
-        size = max(size, tell() if callable(tell) else 0)
+    except (
+        requests.exceptions.ChunkedEncodingError,
+        urllib3.exceptions.ProtocolError,
+    ) as error:
         where = (
-            f"after {size} of the {announced} bytes announced"
+            f"after {received} of the {announced} bytes announced"
             if announced
-            else f"after {size} bytes, before the final chunk"
+            else f"after {received} bytes, before the final chunk"
         )
         raise IncompleteResponseError(
             f"{shown}: the response ended before its body did, {where}.", url=shown
-        ) from error
-    except requests.exceptions.ContentDecodingError as error:
-        raise IncompleteResponseError(
-            f"{shown}: the compressed body is corrupt ({_cause(error)}).", url=shown
         ) from error
     except requests.exceptions.ConnectionError as error:
         raise EndpointUnreachableError(
             f"{shown} is unreachable ({_cause(error)}).", url=shown
         ) from error
-    except requests.exceptions.RequestException as error:
+    except (
+        requests.exceptions.RequestException,
+        urllib3.exceptions.HTTPError,
+    ) as error:
+        raise ScrapeError(
+            f"{shown}: the request failed ({_cause(error)}).", url=shown
+        ) from error
+    except (ValueError, UnicodeError) as error:
+        # requests raises these for unusable redirect targets (bad IPv6, bytes).
         raise ScrapeError(
             f"{shown}: the request failed ({_cause(error)}).", url=shown
         ) from error
@@ -255,20 +351,10 @@ def fetch(
             http.close()
     body = b"".join(chunks)
     if body.startswith(b"\x1f\x8b"):
-        # Compressed without saying so in Content-Encoding.
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError, zlib.error) as error:
-            raise IncompleteResponseError(
-                f"{shown}: the gzip body is corrupt or cut off ({error}).", url=shown
-            ) from error
-        if len(body) > max_body_bytes:
-            raise LimitExceededError(
-                f"{shown}: the body exceeds max_body_bytes="
-                f"{max_body_bytes} once decompressed.",
-                limit="max_body_bytes",
-                value=max_body_bytes,
-            )
+        # Compressed (again) without saying so in Content-Encoding.
+        inner = _Inflater(max_body_bytes, shown)
+        body = inner.feed(body)
+        inner.finish()
     _check_content(body, content_type, shown)
     elapsed = time.monotonic() - started
     log.debug("scraped %s: %d bytes in %.1f ms", shown, len(body), elapsed * 1000)

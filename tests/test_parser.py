@@ -263,3 +263,115 @@ def test_warm_cache_is_bounded() -> None:
         body = "".join(f'a{{pod="p{tick}-{i}"}} {i}\n' for i in range(20)).encode()
         assert len(warm.parse(body)) == 20
     assert len(warm._by_text) <= 40
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "column", "reason"),
+    [
+        pytest.param(
+            b'a{"x"} 1\n',
+            1,
+            6,
+            "expected '=' after label name 'x', found '} 1'",
+            id="quoted-label-without-value",
+        ),
+        pytest.param(
+            b"a{e=} 1\n",
+            1,
+            5,
+            "the value of label 'e' must start with '\"'",
+            id="label-without-value",
+        ),
+        pytest.param(
+            b"a 1 1e306\n# EOF\n",
+            1,
+            5,
+            "the timestamp does not fit in 64 bits",
+            id="huge-openmetrics-timestamp",
+        ),
+        pytest.param(
+            b"a 1 " + b"1" * 4301 + b"\n",
+            1,
+            5,
+            "the timestamp does not fit in 64 bits",
+            id="thousands-of-digits",
+        ),
+        pytest.param(
+            b"a xyz\n{\n",
+            1,
+            3,
+            "expected a float value, found 'xyz'",
+            id="first-bad-line-wins",
+        ),
+        pytest.param(
+            b"a 1\r\r\nb 2\n",
+            1,
+            3,
+            "expected a float value, found '1\\r'",
+            id="extra-carriage-return",
+        ),
+    ],
+)
+def test_found_by_breaking(body: bytes, line: int, column: int, reason: str) -> None:
+    # Each of these once escaped as a plain Python exception, or was reported on
+    # another line depending on how the body was split.
+    with pytest.raises(kr.ParseError) as caught:
+        kr.parse(body)
+    assert (caught.value.line, caught.value.column, caught.value.reason) == (
+        line,
+        column,
+        reason,
+    )
+    stream = kr.Parser().stream()
+    for byte in body:
+        stream.feed(bytes([byte]))
+    with pytest.raises(kr.ParseError) as again:
+        stream.finish()
+    assert (again.value.line, again.value.column) == (line, column)
+    lenient = kr.parse(body, lenient=True)
+    assert lenient.errors[0].line == line
+
+
+def test_quoted_name_alone_parses() -> None:
+    snap = kr.parse(b'{"kepler.node.joules"} 1\n{"a"} 2\n')
+    assert [s.name for s in snap.series] == ["kepler.node.joules", "a"]
+
+
+def test_lone_surrogate_in_text_input_is_a_line_error() -> None:
+    snap = kr.parse('ok 1\nbad{x="\ud800"} 1\n', lenient=True)
+    assert [e.line for e in snap.errors] == [2]
+    assert snap.values.tolist() == [1.0]
+
+
+def test_trailing_tab_is_the_same_warm_or_cold() -> None:
+    warm = kr.Parser()
+    warm.parse(b"a 1\n")
+    assert warm.parse(b"a 2\t\n").values.tolist() == [2.0]
+    stamped = warm.parse(b"a 2\t5\n")
+    assert stamped.timestamps_ms is not None
+    assert stamped.timestamps_ms.tolist() == [5]
+
+
+def test_a_line_longer_than_the_limit() -> None:
+    parser = kr.Parser(max_line_bytes=1000)
+    with pytest.raises(kr.LimitExceededError) as caught:
+        parser.parse(b"ok 1\nx" + b"y" * 5000 + b" 1\n")
+    assert caught.value.limit == "max_line_bytes"
+    assert ":2:" in str(caught.value)
+
+
+def test_long_quoted_value_on_the_general_path_is_linear() -> None:
+    value = b"y" * 2_000_000
+    snap = kr.parse(b'a {x="' + value + b'"} 1\n')
+    assert len(snap.series[0].labels[0][1]) == 2_000_000
+
+
+def test_openmetrics_samples_after_eof_are_dropped() -> None:
+    snap = kr.parse(b"a 1\n# EOF\nb 2\n", format="openmetrics", lenient=True)
+    assert [s.name for s in snap.series] == ["a"]
+    assert [e.line for e in snap.errors] == [3]
+
+
+def test_unknown_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="format must be one of"):
+        kr.parse(b"a 1\n", format="bogus")

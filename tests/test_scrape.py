@@ -82,7 +82,7 @@ def test_gzip_body_is_decompressed(server: str) -> None:
 
 
 def test_corrupt_gzip_is_an_incomplete_response(server: str) -> None:
-    with pytest.raises(kr.IncompleteResponseError, match="compressed body is corrupt"):
+    with pytest.raises(kr.IncompleteResponseError, match="gzip body is corrupt"):
         kr.scrape(server + "/bad-gzip")
 
 
@@ -274,3 +274,85 @@ def test_html_error_page_shows_the_reason_phrase() -> None:
     ):
         kr.scrape(base_url(running) + "/metrics")
     assert str(caught.value).endswith("answered HTTP 404: Not Found")
+
+
+def _cut_gzip(body: bytes) -> bytes:
+    """A gzip stream flushed half-way and cut there: no final block, no CRC."""
+    import zlib
+
+    packer = zlib.compressobj(wbits=31)
+    return packer.compress(body[: len(body) // 2]) + packer.flush(zlib.Z_FULL_FLUSH)
+
+
+def test_cut_gzip_stream_is_an_error_not_a_short_snapshot() -> None:
+    routes = {
+        "/m": response("200 OK", _cut_gzip(BODY), {"Content-Encoding": "gzip"}),
+        "/bare": response("200 OK", _cut_gzip(BODY)),
+    }
+    with serve(routes) as running:
+        for path in ("/m", "/bare"):
+            with pytest.raises(
+                kr.IncompleteResponseError, match="gzip body is cut off"
+            ):
+                kr.scrape(base_url(running) + path)
+
+
+@pytest.mark.parametrize("encoded", [True, False])
+def test_gzip_bomb_stops_at_the_cap(encoded: bool) -> None:
+    import gzip
+
+    bomb = gzip.compress(b"a 1\n" * (8 << 20))  # 32 MiB of text, ~32 KiB packed
+    headers = {"Content-Encoding": "gzip"} if encoded else {}
+    with (
+        serve({"/m": response("200 OK", bomb, headers)}) as running,
+        pytest.raises(kr.LimitExceededError) as caught,
+    ):
+        kr.fetch(base_url(running) + "/m", max_body_bytes=1 << 20)
+    assert caught.value.limit == "max_body_bytes"
+
+
+def test_a_dripping_server_meets_the_deadline() -> None:
+    import socket as sockets
+
+    def drip(conn: sockets.socket) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+            b"Content-Length: 40\r\nConnection: close\r\n\r\n"
+        )
+        for _ in range(40):
+            try:
+                conn.sendall(b"a")
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    with serve({"/m": drip}) as running:
+        started = time.monotonic()
+        with pytest.raises(kr.ScrapeTimeoutError, match="still arriving"):
+            kr.fetch(base_url(running) + "/m", timeout=1.0, deadline=0.5)
+    assert time.monotonic() - started < 2.0
+
+
+def test_prometheus3_body_is_not_mistaken_for_json() -> None:
+    body = b'{"kepler.node.joules", "zone"="package"} 12\n'
+    with serve({"/m": response("200 OK", body)}) as running:
+        snap = kr.scrape(base_url(running) + "/m")
+    assert snap.series[0].name == "kepler.node.joules"
+
+
+def test_openmetrics_with_crlf_eof() -> None:
+    body = OM_BODY.replace(b"\n", b"\r\n")
+    with serve({"/m": response("200 OK", body, {"Content-Type": OM_TYPE})}) as running:
+        snap = kr.scrape(base_url(running) + "/m")
+    assert snap.values.tolist() == [120.5, 4.0, 1234.0]
+
+
+def test_bad_redirect_is_a_scrape_error() -> None:
+    target = response("302 Found", b"", {"Location": "http://[::1/x"})
+    with serve({"/m": target}) as running, pytest.raises(kr.ScrapeError):
+        kr.scrape(base_url(running) + "/m")
+
+
+def test_bad_timeout_is_refused() -> None:
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        kr.fetch("http://127.0.0.1:1/metrics", timeout=0)
