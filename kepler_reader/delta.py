@@ -19,7 +19,16 @@ import numpy as np
 import numpy.typing as npt
 
 from .exceptions import DataError, MissingIntervalError
-from .kepler import LEVELS, MODES, Era, KeplerView, Registry, Workload, kepler_view
+from .kepler import (
+    LEVELS,
+    MODES,
+    Era,
+    KeplerView,
+    Registry,
+    Workload,
+    ZoneSlice,
+    kepler_view,
+)
 
 if TYPE_CHECKING:
     from .snapshot import Snapshot
@@ -305,6 +314,8 @@ def align(
         return deltas, warnings
 
     size = int(max(a.key.max(initial=-1), b.key.max(initial=-1))) + 1
+    if before.unique_keys and after.unique_keys:
+        return _align_unique(before, after, a, b, size, warnings)
     counts_a = np.bincount(a.key, minlength=size)
     counts_b = np.bincount(b.key, minlength=size)
     keys = np.flatnonzero((counts_a > 0) | (counts_b > 0))
@@ -352,6 +363,72 @@ def align(
         rows=where[keys],
         earlier=before,
         later=after,
+    )
+    return deltas, warnings
+
+
+def _align_unique(
+    before: KeplerView,
+    after: KeplerView,
+    a: ZoneSlice,
+    b: ZoneSlice,
+    size: int,
+    warnings: list[str],
+) -> tuple[CounterDeltas, list[str]]:
+    """Align two zone slices whose ids are unique: one scatter, one gather.
+
+    The later scrape's counters keep their order (so its pod rows still index the
+    result), and counters that vanished are appended after them.
+    """
+    slot = np.full(size, -1, dtype=np.intp)
+    slot[a.key] = np.arange(len(a.key))
+    earlier_at = slot[b.key]
+    found = earlier_at >= 0
+    first = a.joules[earlier_at] if len(a.key) else np.full(len(b.key), np.nan)
+    delta = b.joules - first
+    if not found.all():
+        first = np.where(found, first, np.nan)
+        delta[~found] = 0.0
+    reset = delta < 0
+    if reset.any():
+        delta[reset] = b.joules[reset]
+        warnings.append(_reset_warning(reset))
+    appeared = len(found) - int(np.count_nonzero(found))
+    gone = np.empty(0, dtype=np.intp)
+    if len(a.key) > len(b.key) - appeared:
+        seen = np.zeros(size, dtype=np.bool_)
+        seen[b.key] = True
+        gone = np.flatnonzero(~seen[a.key])
+    if appeared:
+        warnings.append(
+            f"{appeared} counters appear only in the second scrape (new workloads); "
+            "they have no delta yet."
+        )
+    keys, rows, second, valid = b.key, b.rows, b.joules, found
+    if gone.size:
+        warnings.append(
+            f"{gone.size} counters appear only in the first scrape (ended workloads); "
+            "their last interval is unknown."
+        )
+        keys = np.concatenate([keys, a.key[gone]])
+        rows = np.concatenate([rows, -1 - a.rows[gone]])
+        first = np.concatenate([first, a.joules[gone]])
+        second = np.concatenate([second, np.full(gone.size, np.nan)])
+        delta = np.concatenate([delta, np.zeros(gone.size)])
+        valid = np.concatenate([valid, np.zeros(gone.size, dtype=np.bool_)])
+        reset = np.concatenate([reset, np.zeros(gone.size, dtype=np.bool_)])
+    deltas = CounterDeltas(
+        key=keys,
+        before=first,
+        after=second,
+        joules=delta,
+        valid=valid,
+        reset=reset,
+        registry=after.registry,
+        rows=rows,
+        earlier=before,
+        later=after,
+        pod_positions=(b.pod_positions, b.pod_groups),
     )
     return deltas, warnings
 
