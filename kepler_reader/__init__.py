@@ -22,7 +22,9 @@ from .delta import (
     NamespaceEnergy,
     NodeEnergy,
     PodEnergy,
+    align,
     diff,
+    pod_sums,
 )
 from .dumps import read_dump, write_dump
 from .exceptions import (
@@ -41,7 +43,15 @@ from .exceptions import (
     ScrapeTimeoutError,
 )
 from .histograms import Histogram, histograms
-from .kepler import Era, KeplerView, Workload, detect_era, kepler_view
+from .kepler import (
+    Era,
+    KeplerView,
+    Registry,
+    Workload,
+    ZoneSlice,
+    detect_era,
+    kepler_view,
+)
 from .parser import Parser, StreamParser, parse, sniff_format
 from .scraping import Response, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
@@ -70,6 +80,7 @@ __all__ = [
     "ParseWarning",
     "Parser",
     "PodEnergy",
+    "Registry",
     "Response",
     "Sample",
     "ScrapeError",
@@ -78,13 +89,16 @@ __all__ = [
     "Snapshot",
     "StreamParser",
     "Workload",
+    "ZoneSlice",
     "__version__",
+    "align",
     "detect_era",
     "diff",
     "fetch",
     "histograms",
     "kepler_view",
     "parse",
+    "pod_sums",
     "read_dump",
     "scrape",
     "sniff_format",

@@ -285,9 +285,11 @@ def align(
             "The two views use different registries; build both with the same one."
         )
     if before.generation != after.generation:
-        # The registry was cleared between the two views: rebuild both with new ids.
-        before = kepler_view(before.snapshot, era=before.era, registry=before.registry)
-        after = kepler_view(after.snapshot, era=after.era, registry=after.registry)
+        # The registry was cleared between the two views: rebuild both in a registry
+        # of their own, which nothing else can clear in between.
+        own = Registry(max_entries=1 << 62)
+        before = kepler_view(before.snapshot, era=before.era, registry=own)
+        after = kepler_view(after.snapshot, era=after.era, registry=own)
     registry = after.registry
     a, b = before.zone_slice(zone), after.zone_slice(zone)
     warnings: list[str] = []

@@ -164,7 +164,11 @@ class Registry:
         self.rows: dict[tuple[str, str], dict[Series, _Row]] = {}
 
     def clear_if_full(self) -> None:
-        """Start afresh when the registry has grown past ``max_entries``."""
+        """Start afresh when the registry has grown past ``max_entries``.
+
+        Views built before and after a clearing have different generations;
+        :func:`~kepler_reader.delta.align` then rebuilds both in one registry.
+        """
         if len(self.counters) + len(self.groups) > self.max_entries:
             self._clear()
             self.generation += 1

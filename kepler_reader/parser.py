@@ -97,6 +97,22 @@ def _label_shape(between: str) -> tuple[list[str] | None, bool]:
     return names, names == sorted(names)
 
 
+def _next_comment(data: bytes, start: int, end: int) -> int:
+    """The offset of the line feed before the next line starting with ``#``, or end.
+
+    Searches for the single byte ``#`` (which runs at memory speed, unlike a two-byte
+    needle) and checks the byte before it.
+    """
+    pos = start
+    while True:
+        pos = data.find(b"#", pos, end)
+        if pos < 0:
+            return end
+        if pos > start and data[pos - 1] == 0x0A:
+            return pos - 1
+        pos += 1
+
+
 class Parser:
     """A reusable parser for the text format 0.0.4 and OpenMetrics 1.0 text.
 
@@ -206,6 +222,10 @@ class Parser:
         stream = self.stream(
             source=source, scraped_at=scraped_at, lenient=lenient, format=format
         )
+        if self.prefixes is not None:
+            # Skipped blocks are never split, so the whole body can go at once.
+            stream.feed(data)
+            return stream.finish()
         view = memoryview(data)
         for start in range(0, len(data), _SLICE):
             stream.feed(bytes(view[start : start + _SLICE]))
@@ -321,46 +341,68 @@ class StreamParser:
             if self._pending_size > self._parser.max_line_bytes:
                 self._line_too_long()
             return
-        complete, self._pending = data[:cut], data[cut + 1 :]
+        self._pending = data[cut + 1 :]
         self._pending_size = len(self._pending)
-        if b"\r\n" in data[: cut + 1]:
+        if data.find(b"\r\n", 0, cut + 1) >= 0:
             # The CR of a CRLF pair; a line's other CRs stay (and make it invalid).
-            complete = (complete + b"\n").replace(b"\r\n", b"\n")[:-1]
+            data = data[: cut + 1].replace(b"\r\n", b"\n")
+            cut = len(data) - 1
             self._warn_crlf()
-        if len(complete) > self._parser.max_line_bytes:
-            self._check_line_lengths(complete)
+        if cut > self._parser.max_line_bytes:
+            self._check_line_lengths(data[:cut])
         if self._parser.prefixes is None:
-            self._lines(complete.split(b"\n"), last_is_cut=False)
+            self._lines(data[:cut].split(b"\n"), last_is_cut=False)
         else:
-            self._filtered(complete, self._parser.prefixes)
+            self._filtered(data, cut, self._parser.prefixes)
 
-    def _filtered(self, complete: bytes, prefixes: tuple[bytes, ...]) -> None:
+    def _filtered(self, complete: bytes, end: int, prefixes: tuple[bytes, ...]) -> None:
         """Read only the lines of wanted families, skipping the rest unsplit.
 
         Families come in blocks of sample lines between metadata lines. A block whose
         lines cannot start with a wanted prefix (checked with ``bytes.find``, which
         runs at memory speed) is skipped whole: only its line feeds are counted, for
-        the line numbers. Everything else goes through the usual line loop.
+        the line numbers. Everything else goes through the usual line loop. Only
+        ``complete[:end]`` is read (whole lines, without the last line feed).
         """
-        end = len(complete)
         pos = 0
         while pos <= end:
             if complete.startswith(b"#", pos):  # metadata and comments: always read
-                stop = complete.find(b"\n", pos)
+                stop = complete.find(b"\n", pos, end)
                 stop = end if stop < 0 else stop
                 self._lines([complete[pos:stop]], last_is_cut=False)
                 pos = stop + 1
                 continue
-            stop = complete.find(b"\n#", pos)
-            stop = end if stop < 0 else stop
-            wanted = complete.startswith(prefixes, pos) or any(
-                complete.find(b"\n" + prefix, pos, stop) >= 0 for prefix in prefixes
-            )
-            if wanted:
+            stop = _next_comment(complete, pos, end)
+            breaks = complete.count(b"\n", pos, stop)
+            if complete.startswith(prefixes, pos) or not self._all_unwanted(
+                complete, pos, stop, breaks, prefixes
+            ):
                 self._lines(complete[pos:stop].split(b"\n"), last_is_cut=False)
             else:
-                self._number += complete.count(b"\n", pos, stop) + 1
+                self._number += breaks + 1
             pos = stop + 1
+
+    @staticmethod
+    def _all_unwanted(
+        complete: bytes, start: int, stop: int, breaks: int, prefixes: tuple[bytes, ...]
+    ) -> bool:
+        """Whether no line of ``complete[start:stop]`` starts with a wanted prefix.
+
+        Exporters print a family's samples together, so usually every line of the
+        block starts with the name its first line has: one count proves it. Otherwise
+        each prefix is searched for at a line start.
+        """
+        name_end = start
+        while name_end < stop and complete[name_end] not in b"{ \t\n":
+            name_end += 1
+        head = complete[start:name_end]
+        if (
+            head
+            and not head.startswith(prefixes)
+            and not any(p.startswith(head) for p in prefixes)
+        ) and complete.count(b"\n" + head, start, stop) == breaks:
+            return True
+        return all(complete.find(b"\n" + p, start, stop) < 0 for p in prefixes)
 
     def _check_line_lengths(self, complete: bytes) -> None:
         start, number = 0, self._number

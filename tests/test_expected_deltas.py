@@ -162,3 +162,17 @@ def test_other_zones_are_reported_alone(zone: str) -> None:
     other = kr.diff(before, after, interval=3.0, zone=zone)
     assert other.zone == zone
     assert 0 < sum(p.joules for p in other.pods) < sum(p.joules for p in package.pods)
+
+
+def test_a_registry_cleared_between_two_views_still_gives_right_deltas() -> None:
+    registry = kr.Registry(max_entries=100)
+    before, after = pair("v0.11")
+    first = kr.kepler_view(before, registry=registry)
+    second = kr.kepler_view(after, registry=registry)  # clears: > 100 ids
+    assert first.generation != second.generation
+    result = kr.diff(first, second, interval=3.0)
+    for key, (joules, _) in EXPECTED["v0.11"].items():
+        row = result.pod(*key)
+        assert row is not None
+        assert row.joules == pytest.approx(joules, abs=1e-6)
+    assert not any("went down" in w for w in result.warnings)
