@@ -35,18 +35,29 @@ import math
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 __all__ = [
     "INTERVAL_SECONDS",
+    "NODE",
+    "NODE_COUNTERS",
     "ZONES",
+    "ZONE_PATH",
+    "ZONE_PPM",
     "Container",
+    "Energy",
     "Node",
     "Pod",
     "Process",
+    "Shown",
+    "container_key",
     "go_float",
     "kepler_body",
     "node_for_lines",
     "node_model",
+    "node_uj",
+    "pod_key",
+    "process_key",
     "render",
 ]
 
@@ -55,14 +66,24 @@ INTERVAL_SECONDS = 3.0
 #: RAPL zones, in the order client_golang prints them (sorted by value).
 ZONES = ("core", "dram", "package", "uncore")
 #: Each zone's share of the package energy, in parts per million.
-_ZONE_PPM = {"core": 720_000, "dram": 31_000, "package": 1_000_000, "uncore": 5_300}
-_ZONE_PATH = {
+ZONE_PPM = {"core": 720_000, "dram": 31_000, "package": 1_000_000, "uncore": 5_300}
+#: The sysfs directory of each zone (the ``path`` label of the node families).
+ZONE_PATH = {
     "core": "/host/sys/class/powercap/intel-rapl:0:0",
     "dram": "/host/sys/class/powercap/intel-rapl:0:2",
     "package": "/host/sys/class/powercap/intel-rapl:0",
     "uncore": "/host/sys/class/powercap/intel-rapl:0:1",
 }
-_NODE = "node-a"
+#: The node's own counters: family part ("" for the total, "active", "idle") to the
+#: package counter at tick 0 and its growth per tick, in microjoules. The total is
+#: the raw RAPL counter; active and idle are Kepler's accumulated split of it.
+NODE_COUNTERS = {
+    "": (183_456_789_012, 157_140_318),
+    "active": (5_692_208_431_127, 47_470_318),
+    "idle": (12_411_923_007_761, 108_104_674),
+}
+#: The node name (``node_name`` label).
+NODE = "node-a"
 _CPUS = 8
 # A Job pod runs for this many ticks, then is printed once as terminated.
 _JOB_TICKS = 3
@@ -192,6 +213,12 @@ def go_float(value: float) -> str:
     return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
+def node_uj(part: str, zone: str, tick: int) -> int:
+    """A node counter (see :data:`NODE_COUNTERS`) of ``zone`` at ``tick``, in µJ."""
+    start, rate = NODE_COUNTERS[part]
+    return (start + rate * tick) * ZONE_PPM[zone] // 1_000_000
+
+
 def _joules(microjoules: int) -> str:
     """Joules as Kepler prints them: integer microjoules divided by 1e6."""
     return go_float(microjoules / 1e6)
@@ -241,12 +268,12 @@ class Energy:
 
     def at(self, tick: int, zone: str) -> int:
         """The counter of ``zone`` at ``tick``, in microjoules."""
-        return (self.base_uj + self.rate_uj * tick) * _ZONE_PPM[zone] // 1_000_000
+        return (self.base_uj + self.rate_uj * tick) * ZONE_PPM[zone] // 1_000_000
 
     def watts(self, tick: int, zone: str) -> float:
         """Mean power of ``zone`` over the refresh that ended at ``tick``, in watts."""
         wobble = 1.0 + 0.01 * ((tick * 7 + self.rate_uj) % 11)
-        return self.rate_uj * _ZONE_PPM[zone] / 1e12 / INTERVAL_SECONDS * wobble
+        return self.rate_uj * ZONE_PPM[zone] / 1e12 / INTERVAL_SECONDS * wobble
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +328,11 @@ class Pod:
         return tick
 
 
+W = TypeVar("W")
+#: A workload as printed at one tick: the workload, its state, the tick of its values.
+Shown = tuple[W, str, int]
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     """The workloads of one invented node.
@@ -326,6 +358,27 @@ class Node:
             for start in range(tick - _JOB_TICKS, tick + 1)
             for k in range(self.jobs_per_tick)
         ]
+
+    def at(self, tick: int) -> tuple[list[Shown[Pod]], list[Shown[Process]]]:
+        """The pods and processes printed at ``tick``.
+
+        Each comes with its ``state`` label and the tick whose values are printed
+        (a terminated Job pod shows the values of its last running tick).
+
+        Raises:
+            ValueError: ``tick`` is negative.
+        """
+        if tick < 0:
+            raise ValueError(f"tick must not be negative, not {tick!r}.")
+        pods = [(p, "running", tick) for p in self.pods]
+        processes = [(p, "running", tick) for p in self.processes]
+        for pod, process in self.jobs(tick):
+            state = pod.state(tick)
+            if state is not None:
+                shown = pod.frozen_tick(tick)
+                pods.append((pod, state, shown))
+                processes.append((process, state, shown))
+        return pods, processes
 
 
 def _job(seed: int, start: int, k: int, per_tick: int) -> tuple[Pod, Process]:
@@ -540,66 +593,42 @@ def _render_fixed(tick: int) -> list[Block]:
 
 def _render_node(tick: int) -> list[Block]:
     # Zones in the order of their sysfs path, the first label value that differs.
-    by_path = sorted(ZONES, key=_ZONE_PATH.__getitem__)
-    start_uj = {"active": 5_692_208_431_127, "idle": 12_411_923_007_761}
-    rate_uj = {"active": 47_470_318, "idle": 108_104_674}
+    by_path = sorted(ZONES, key=ZONE_PATH.__getitem__)
     wobble = 1 + 0.003 * (tick % 7)
 
     def labels(zone: str) -> str:
-        return f'node_name="{_NODE}",path="{_ZONE_PATH[zone]}",zone="{zone}"'
-
-    def counter(name: str, help_text: str, total_uj: int) -> Block:
-        return _family(
-            name,
-            "counter",
-            help_text,
-            (
-                f"{name}{{{labels(z)}}} {_joules(total_uj * _ZONE_PPM[z] // 1_000_000)}"
-                for z in by_path
-            ),
-        )
-
-    def gauge(name: str, help_text: str, package_watts: float) -> Block:
-        return _family(
-            name,
-            "gauge",
-            help_text,
-            (
-                f"{name}{{{labels(z)}}} {go_float(package_watts * _ZONE_PPM[z] / 1e6)}"
-                for z in by_path
-            ),
-        )
+        return f'node_name="{NODE}",path="{ZONE_PATH[zone]}",zone="{zone}"'
 
     blocks = []
-    for part in ("active", "idle"):
+    for part, (_, rate_uj) in NODE_COUNTERS.items():
+        infix = f"{part}_" if part else ""
+        state = f" in {part} state" if part else ""
+        name = f"kepler_node_cpu_{infix}joules_total"
         blocks.append(
-            counter(
-                f"kepler_node_cpu_{part}_joules_total",
-                f"Energy consumption of cpu in {part} state at node level in joules",
-                start_uj[part] + rate_uj[part] * tick,
+            _family(
+                name,
+                "counter",
+                f"Energy consumption of cpu{state} at node level in joules",
+                (
+                    f"{name}{{{labels(z)}}} {_joules(node_uj(part, z, tick))}"
+                    for z in by_path
+                ),
             )
         )
+        name = f"kepler_node_cpu_{infix}watts"
+        package_watts = rate_uj / 1e6 / INTERVAL_SECONDS * wobble
+
+        def zone_watts(zone: str, package_watts: float = package_watts) -> str:
+            return go_float(package_watts * ZONE_PPM[zone] / 1e6)
+
         blocks.append(
-            gauge(
-                f"kepler_node_cpu_{part}_watts",
-                f"Power consumption of cpu in {part} state at node level in watts",
-                rate_uj[part] / 1e6 / INTERVAL_SECONDS * wobble,
+            _family(
+                name,
+                "gauge",
+                f"Power consumption of cpu{state} at node level in watts",
+                (f"{name}{{{labels(z)}}} {zone_watts(z)}" for z in by_path),
             )
         )
-    blocks.append(
-        counter(
-            "kepler_node_cpu_joules_total",
-            "Energy consumption of cpu at node level in joules",
-            183_456_789_012 + 157_140_318 * tick,
-        )
-    )
-    blocks.append(
-        gauge(
-            "kepler_node_cpu_watts",
-            "Power consumption of cpu at node level in watts",
-            157.140318 / INTERVAL_SECONDS * wobble,
-        )
-    )
     model = "Intel(R) Xeon(R) E-2234 CPU @ 3.60GHz"
     cpus = sorted((str(p % (_CPUS // 2)), str(p)) for p in range(_CPUS))
     blocks.append(
@@ -620,10 +649,27 @@ def _render_node(tick: int) -> list[Block]:
             "kepler_node_cpu_usage_ratio",
             "gauge",
             "CPU usage ratio of a node (value between 0.0 and 1.0)",
-            [f'kepler_node_cpu_usage_ratio{{node_name="{_NODE}"}} {go_float(ratio)}'],
+            [f'kepler_node_cpu_usage_ratio{{node_name="{NODE}"}} {go_float(ratio)}'],
         )
     )
     return blocks
+
+
+def container_key(pod: Pod, container: Container, state: str) -> tuple[str, ...]:
+    """The label values of a container series without ``zone``, in printed order."""
+    c = container
+    return (c.container_id, c.name, NODE, pod.pod_id, c.runtime, state)
+
+
+def pod_key(pod: Pod, state: str) -> tuple[str, ...]:
+    """The label values of a pod series without ``zone``, in printed order."""
+    return (NODE, pod.pod_id, pod.name, pod.namespace, state)
+
+
+def process_key(process: Process, state: str) -> tuple[str, ...]:
+    """The label values of a process energy series without ``zone``, in order."""
+    p = process
+    return (p.comm, p.container_id, p.exe, NODE, str(p.pid), state, p.type, "")
 
 
 #: One workload in a joules/watts family pair: sort key, the labels up to and
@@ -660,21 +706,20 @@ def _render_pods(pods: Sequence[tuple[Pod, str, int]]) -> list[Block]:
         for c in pod.containers:
             head = (
                 f'container_id="{c.container_id}",container_name="{c.name}",'
-                f'node_name="{_NODE}",pod_id="{pod.pod_id}",runtime="{c.runtime}",'
+                f'node_name="{NODE}",pod_id="{pod.pod_id}",runtime="{c.runtime}",'
                 f'state="{state}",'
             )
-            key: tuple[str, ...] = (c.container_id, c.name, _NODE, pod.pod_id)
-            container_rows.append(((*key, c.runtime, state), head, "", c.energy, shown))
+            key = container_key(pod, c, state)
+            container_rows.append((key, head, "", c.energy, shown))
         total = Energy(
             sum(c.energy.base_uj for c in pod.containers),
             sum(c.energy.rate_uj for c in pod.containers),
         )
         head = (
-            f'node_name="{_NODE}",pod_id="{pod.pod_id}",pod_name="{pod.name}",'
+            f'node_name="{NODE}",pod_id="{pod.pod_id}",pod_name="{pod.name}",'
             f'pod_namespace="{pod.namespace}",state="{state}",'
         )
-        key = (_NODE, pod.pod_id, pod.name, pod.namespace, state)
-        pod_rows.append((key, head, "", total, shown))
+        pod_rows.append((pod_key(pod, state), head, "", total, shown))
     return _workload_families("container", container_rows) + _workload_families(
         "pod", pod_rows
     )
@@ -686,21 +731,13 @@ def _render_processes(processes: Sequence[tuple[Process, str, int]]) -> list[Blo
     for p, state, shown in processes:
         head = (
             f'comm="{p.comm}",container_id="{p.container_id}",exe="{p.exe}",'
-            f'node_name="{_NODE}",pid="{p.pid}",'
+            f'node_name="{NODE}",pid="{p.pid}",'
         )
         middle = f'type="{p.type}",vm_id="",'
-        key = (p.comm, p.container_id, p.exe, _NODE, str(p.pid))
-        rows.append(
-            (
-                (*key, state, p.type, ""),
-                f'{head}state="{state}",',
-                middle,
-                p.energy,
-                shown,
-            )
-        )
+        key = process_key(p, state)
+        rows.append((key, f'{head}state="{state}",', middle, p.energy, shown))
         used = (p.cpu_centiseconds + (p.energy.rate_uj % 300) * shown) / 100
-        seconds.append(((*key, p.type, ""), f"{head}{middle[:-1]}", used))
+        seconds.append(((*key[:5], p.type, ""), f"{head}{middle[:-1]}", used))
     seconds.sort(key=lambda row: row[0])
     name = "kepler_process_cpu_seconds_total"
     block = _family(
@@ -718,17 +755,7 @@ def render(node: Node, tick: int = 0) -> bytes:
     Raises:
         ValueError: ``tick`` is negative.
     """
-    if tick < 0:
-        raise ValueError(f"tick must not be negative, not {tick!r}.")
-    pods = [(p, "running", tick) for p in node.pods]
-    processes = [(p, "running", tick) for p in node.processes]
-    for pod, process in node.jobs(tick):
-        state = pod.state(tick)
-        if state is not None:
-            shown = pod.frozen_tick(tick)
-            pods.append((pod, state, shown))
-            processes.append((process, state, shown))
-
+    pods, processes = node.at(tick)
     blocks = _render_fixed(tick) + _render_pods(pods)
     if node.print_processes:
         blocks += _render_processes(processes)

@@ -8,6 +8,7 @@ of OpenMetrics; TYPE lines after their samples; bucket bounds; repeated series.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import attrs
@@ -272,13 +273,12 @@ class Assembly:
         sample, whichever came first), and the family of each sample name.
         """
         s = self.stream
-        number_of: dict[str, int] = {}
+        row_names = list(map(itemgetter(0), s._series))  # Series.name, at C speed
+        names = list(dict.fromkeys(row_names))
+        number_of = {name: i for i, name in enumerate(names)}
         name_ids = np.fromiter(
-            (number_of.setdefault(x.name, len(number_of)) for x in s._series),
-            dtype=np.intp,
-            count=len(s._series),
+            map(number_of.__getitem__, row_names), dtype=np.intp, count=len(row_names)
         )
-        names = list(number_of)
         # Names are numbered in order of first appearance, so a name's first row is
         # the first row whose number reaches it.
         first_rows = np.searchsorted(
