@@ -151,7 +151,9 @@ class CounterDeltas:
     rows: npt.NDArray[np.intp]
     earlier: KeplerView
     later: KeplerView
-    pod_positions: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
+    pod_positions: (
+        tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.intp]] | None
+    ) = None
 
     def _pick(self, field: str) -> npt.NDArray[Any]:
         later = getattr(self.later, field)
@@ -311,7 +313,7 @@ def align(
             rows=b.rows,
             earlier=before,
             later=after,
-            pod_positions=(b.pod_positions, b.pod_groups),
+            pod_positions=(b.pod_positions, b.pod_groups, b.present_groups),
         )
         return deltas, warnings
 
@@ -382,9 +384,10 @@ def _align_unique(
     The later scrape's counters keep their order (so its pod rows still index the
     result), and counters that vanished are appended after them.
     """
-    slot = np.full(size, -1, dtype=np.intp)
-    slot[a.key] = np.arange(len(a.key))
+    slot = after.registry.scratch(size)
+    slot[a.key] = a.positions
     earlier_at = slot[b.key]
+    slot[a.key] = -1
     found = earlier_at >= 0
     first = a.joules[earlier_at] if len(a.key) else np.full(len(b.key), np.nan)
     delta = b.joules - first
@@ -398,9 +401,9 @@ def _align_unique(
     appeared = len(found) - int(np.count_nonzero(found))
     gone = np.empty(0, dtype=np.intp)
     if len(a.key) > len(b.key) - appeared:
-        seen = np.zeros(size, dtype=np.bool_)
-        seen[b.key] = True
-        gone = np.flatnonzero(~seen[a.key])
+        slot[b.key] = 0
+        gone = np.flatnonzero(slot[a.key] < 0)
+        slot[b.key] = -1
     if appeared:
         warnings.append(
             f"{appeared} counters appear only in the second scrape (new workloads); "
@@ -430,7 +433,7 @@ def _align_unique(
         rows=rows,
         earlier=before,
         later=after,
-        pod_positions=(b.pod_positions, b.pod_groups),
+        pod_positions=(b.pod_positions, b.pod_groups, b.present_groups),
     )
     return deltas, warnings
 
@@ -454,16 +457,16 @@ def pod_sums(
         joules (shape ``(p,)``, float64), and the positions in ``deltas`` of the
         counters summed (shape ``(c,)``, intp).
     """
+    size = len(deltas.registry.group_info)
     if deltas.pod_positions is not None:
-        chosen, groups = deltas.pod_positions
+        chosen, groups, present = deltas.pod_positions
     else:
         level_codes = deltas.level
         level = _POD if np.any(level_codes == _POD) else _CONTAINER
         chosen = np.flatnonzero(level_codes == level)
         groups = deltas.group[chosen]
-    size = len(deltas.registry.group_info)
+        present = np.flatnonzero(np.bincount(groups, minlength=size))
     joules = np.bincount(groups, weights=deltas.joules[chosen], minlength=size)
-    present = np.flatnonzero(np.bincount(groups, minlength=size))
     sums = np.asarray(joules[present], dtype=np.float64)
     return present.astype(np.int64), sums, chosen
 

@@ -152,6 +152,7 @@ class Registry:
     def __init__(self, max_entries: int = 4_000_000) -> None:
         self.max_entries = max_entries
         self.generation = 0
+        self._scratch: npt.NDArray[np.intp] = np.empty(0, dtype=np.intp)
         self._clear()
 
     def _clear(self) -> None:
@@ -162,6 +163,14 @@ class Registry:
         self.zones: dict[str, int] = {}
         self.zone_names: list[str] = []
         self.rows: dict[tuple[str, str], dict[Series, _Row]] = {}
+
+    def scratch(self, size: int) -> npt.NDArray[np.intp]:
+        """A work array of at least ``size`` slots, all -1; callers put -1 back."""
+        if len(self._scratch) < size:
+            self._scratch = np.full(
+                max(size, 2 * len(self._scratch)), -1, dtype=np.intp
+            )
+        return self._scratch
 
     def clear_if_full(self) -> None:
         """Start afresh when the registry has grown past ``max_entries``.
@@ -221,6 +230,8 @@ class ZoneSlice:
         pod_positions: Positions (into ``rows``) of the rows that make up pods: pod
             rows where the era has them, container rows otherwise.
         pod_groups: Shape like ``pod_positions``, int64: their pod ids.
+        positions: ``arange(len(rows))``, kept for alignment.
+        present_groups: The distinct values of ``pod_groups``, ascending.
     """
 
     rows: npt.NDArray[np.intp]
@@ -228,6 +239,8 @@ class ZoneSlice:
     joules: npt.NDArray[np.float64]
     pod_positions: npt.NDArray[np.intp]
     pod_groups: npt.NDArray[np.int64]
+    positions: npt.NDArray[np.intp]
+    present_groups: npt.NDArray[np.intp]
 
 
 @attrs.define(slots=True, eq=False)
@@ -302,6 +315,8 @@ class KeplerView:
                 joules=self.joules[rows],
                 pod_positions=pods,
                 pod_groups=self.group[rows][pods],
+                positions=np.arange(len(rows)),
+                present_groups=np.flatnonzero(np.bincount(self.group[rows][pods])),
             )
         return found
 
