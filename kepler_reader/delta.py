@@ -121,8 +121,9 @@ class NodeEnergy:
 class CounterDeltas:
     """Per-counter deltas of two aligned views (one zone).
 
-    All arrays have shape ``(m,)`` for the ``m`` distinct counters of the zone seen in
-    either scrape.
+    The arrays ``key`` to ``rows`` have shape ``(m,)`` for the ``m`` distinct counters
+    of the zone in the later scrape; counters seen only in the earlier one are listed
+    apart, in ``vanished_key`` and ``vanished_before``.
 
     Attributes:
         key: dtype int64: the counter ids (see :class:`~kepler_reader.kepler.Registry`).
@@ -137,8 +138,11 @@ class CounterDeltas:
             counters that vanished).
         earlier: The earlier view.
         later: The later view.
-        pod_positions: For the common case where both views hold the same counters,
-            the zone slice's pod rows (see :meth:`KeplerView.zone_slice`), else None.
+        pod_positions: For views with unique counter ids, the later zone slice's
+            pod rows, their pod ids and the pods present (see
+            :meth:`KeplerView.zone_slice`), else None.
+        vanished_key: dtype int64: counters only in the earlier scrape.
+        vanished_before: dtype float64: their last values, in joules.
     """
 
     key: npt.NDArray[np.int64]
@@ -154,6 +158,12 @@ class CounterDeltas:
     pod_positions: (
         tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.intp]] | None
     ) = None
+    vanished_key: npt.NDArray[np.int64] = attrs.field(
+        factory=lambda: np.empty(0, dtype=np.int64)
+    )
+    vanished_before: npt.NDArray[np.float64] = attrs.field(
+        factory=lambda: np.empty(0, dtype=np.float64)
+    )
 
     def _pick(self, field: str) -> npt.NDArray[Any]:
         later = getattr(self.later, field)
@@ -331,8 +341,12 @@ def align(
             "(labels differing only in ignored labels such as command); their values "
             "were added."
         )
-    first = np.bincount(a.key, weights=a.joules, minlength=size)[keys]
-    second = np.bincount(b.key, weights=b.joules, minlength=size)[keys]
+    first = np.asarray(
+        np.bincount(a.key, weights=a.joules, minlength=size)[keys], dtype=np.float64
+    )
+    second = np.asarray(
+        np.bincount(b.key, weights=b.joules, minlength=size)[keys], dtype=np.float64
+    )
     present_a, present_b = counts_a > 0, counts_b > 0
     valid = present_a & present_b
     delta = np.where(valid, second - first, 0.0)
@@ -352,21 +366,24 @@ def align(
             f"{vanished} counters appear only in the first scrape (ended "
             "workloads); their last interval is unknown."
         )
-    # Attributes come from the later view, or the earlier one for vanished counters.
+    # Attributes come from the later view; vanished counters are listed apart.
     where = np.empty(size, dtype=np.intp)
-    where[a.key] = -1 - a.rows
     where[b.key] = b.rows
+    later_only = present_b
+    gone = present_a & ~present_b
     deltas = CounterDeltas(
-        key=keys.astype(np.int64),
-        before=np.where(present_a, first, np.nan),
-        after=np.where(present_b, second, np.nan),
-        joules=delta,
-        valid=valid,
-        reset=reset,
+        key=keys[later_only].astype(np.int64),
+        before=np.where(present_a, first, np.nan)[later_only],
+        after=second[later_only],
+        joules=delta[later_only],
+        valid=valid[later_only],
+        reset=reset[later_only],
         registry=registry,
-        rows=where[keys],
+        rows=where[keys[later_only]],
         earlier=before,
         later=after,
+        vanished_key=keys[gone].astype(np.int64),
+        vanished_before=first[gone],
     )
     return deltas, warnings
 
@@ -401,39 +418,33 @@ def _align_unique(
     appeared = len(found) - int(np.count_nonzero(found))
     gone = np.empty(0, dtype=np.intp)
     if len(a.key) > len(b.key) - appeared:
-        slot[b.key] = 0
-        gone = np.flatnonzero(slot[a.key] < 0)
-        slot[b.key] = -1
+        matched = np.zeros(len(a.key), dtype=np.bool_)
+        matched[earlier_at[found]] = True
+        gone = np.flatnonzero(~matched)
     if appeared:
         warnings.append(
             f"{appeared} counters appear only in the second scrape (new workloads); "
             "they have no delta yet."
         )
-    keys, rows, second, valid = b.key, b.rows, b.joules, found
     if gone.size:
         warnings.append(
             f"{gone.size} counters appear only in the first scrape (ended workloads); "
             "their last interval is unknown."
         )
-        keys = np.concatenate([keys, a.key[gone]])
-        rows = np.concatenate([rows, -1 - a.rows[gone]])
-        first = np.concatenate([first, a.joules[gone]])
-        second = np.concatenate([second, np.full(gone.size, np.nan)])
-        delta = np.concatenate([delta, np.zeros(gone.size)])
-        valid = np.concatenate([valid, np.zeros(gone.size, dtype=np.bool_)])
-        reset = np.concatenate([reset, np.zeros(gone.size, dtype=np.bool_)])
     deltas = CounterDeltas(
-        key=keys,
+        key=b.key,
         before=first,
-        after=second,
+        after=b.joules,
         joules=delta,
-        valid=valid,
+        valid=found,
         reset=reset,
         registry=after.registry,
-        rows=rows,
+        rows=b.rows,
         earlier=before,
         later=after,
         pod_positions=(b.pod_positions, b.pod_groups, b.present_groups),
+        vanished_key=a.key[gone],
+        vanished_before=a.joules[gone],
     )
     return deltas, warnings
 
