@@ -61,7 +61,12 @@ _BETWEEN_VALUES = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*=(?:,[a-zA-Z_][a-zA-Z0-9_]*
 
 
 def sniff_format(data: bytes) -> str:
-    """Guess the format of a whole body: OpenMetrics when it ends with ``# EOF``."""
+    """Guess the format of a whole body from its last bytes, without parsing it.
+
+    OpenMetrics when the body ends with the line ``# EOF``, else the text format. The
+    parser itself decides by the ``# EOF`` line it reads (which also accepts tabs or
+    extra blanks inside it), so use this only as a quick look.
+    """
     tail = data[-64:].rstrip(b"\n\r\t ")
     if tail == b"# EOF" or tail.endswith(b"\n# EOF"):
         return "openmetrics"
