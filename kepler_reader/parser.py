@@ -36,6 +36,7 @@ from .grammar import (
     parse_sample_line,
     parse_value,
 )
+from .shortcuts import NAME_ONLY, all_unwanted, label_shape, next_comment
 from .snapshot import (
     LineProblem,
     ParseWarning,
@@ -54,10 +55,6 @@ _SLICE = 1 << 20  # bytes per chunk when a whole body is parsed
 # per-token check beyond float() itself.
 _NOT_FLOAT = re.compile(rb"[^0-9.eE+\-iInNfFaAtTyY]")
 _MAX_WARNINGS = 1000
-# The plainest spelling of a series: a classic name, and between its label values
-# exactly "NAME=" then ",NAME=" ..., with an optional trailing comma.
-_NAME_ONLY = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_BETWEEN_VALUES = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*=(?:,[a-zA-Z_][a-zA-Z0-9_]*=)*,?")
 
 
 def sniff_format(data: bytes) -> str:
@@ -84,38 +81,6 @@ class _Metadata:
     type_text: bytes = b""
     rows_before_type: int = 0
     position: int = 0
-
-
-def _label_shape(between: str) -> tuple[list[str] | None, bool]:
-    """The label names that the text between values spells, and whether sorted.
-
-    ``a=,b=,c=`` gives ``(["a", "b", "c"], True)``; anything else, or a repeated
-    name, gives ``(None, False)``.
-    """
-    if not between:
-        return [], True
-    if _BETWEEN_VALUES.fullmatch(between) is None:
-        return None, False
-    names = between.rstrip(",")[:-1].split("=,")
-    if len(set(names)) != len(names):
-        return None, False
-    return names, names == sorted(names)
-
-
-def _next_comment(data: bytes, start: int, end: int) -> int:
-    """The offset of the line feed before the next line starting with ``#``, or end.
-
-    Searches for the single byte ``#`` (which runs at memory speed, unlike a two-byte
-    needle) and checks the byte before it.
-    """
-    pos = start
-    while True:
-        pos = data.find(b"#", pos, end)
-        if pos < 0:
-            return end
-        if pos > start and data[pos - 1] == 0x0A:
-            return pos - 1
-        pos += 1
 
 
 class Parser:
@@ -377,37 +342,15 @@ class StreamParser:
                 self._lines([complete[pos:stop]], last_is_cut=False)
                 pos = stop + 1
                 continue
-            stop = _next_comment(complete, pos, end)
+            stop = next_comment(complete, pos, end)
             breaks = complete.count(b"\n", pos, stop)
-            if complete.startswith(prefixes, pos) or not self._all_unwanted(
+            if complete.startswith(prefixes, pos) or not all_unwanted(
                 complete, pos, stop, breaks, prefixes
             ):
                 self._lines(complete[pos:stop].split(b"\n"), last_is_cut=False)
             else:
                 self._number += breaks + 1
             pos = stop + 1
-
-    @staticmethod
-    def _all_unwanted(
-        complete: bytes, start: int, stop: int, breaks: int, prefixes: tuple[bytes, ...]
-    ) -> bool:
-        """Whether no line of ``complete[start:stop]`` starts with a wanted prefix.
-
-        Exporters print a family's samples together, so usually every line of the
-        block starts with the name its first line has: one count proves it. Otherwise
-        each prefix is searched for at a line start.
-        """
-        name_end = start
-        while name_end < stop and complete[name_end] not in b"{ \t\n":
-            name_end += 1
-        head = complete[start:name_end]
-        if (
-            head
-            and not head.startswith(prefixes)
-            and not any(p.startswith(head) for p in prefixes)
-        ) and complete.count(b"\n" + head, start, stop) == breaks:
-            return True
-        return all(complete.find(b"\n" + p, start, stop) < 0 for p in prefixes)
 
     def _check_line_lengths(self, complete: bytes) -> None:
         start, number = 0, self._number
@@ -626,7 +569,7 @@ class StreamParser:
     def _simple_name(self, raw: bytes) -> str | None:
         names = self._parser._names
         name = names.get(raw)
-        if name is None and _NAME_ONLY.fullmatch(raw) is not None:
+        if name is None and NAME_ONLY.fullmatch(raw) is not None:
             name = names[raw] = intern(raw.decode("ascii"))
         return name
 
@@ -648,7 +591,7 @@ class StreamParser:
         shapes = self._parser._shapes
         shape = shapes.get(between)
         if shape is None:
-            shape = shapes[between] = _label_shape(between)
+            shape = shapes[between] = label_shape(between)
         names, ordered = shape
         if names is None or len(pieces) != 2 * len(names) + 1:
             return None
