@@ -401,12 +401,16 @@ def _align_unique(
     The later scrape's counters keep their order (so its pod rows still index the
     result), and counters that vanished are appended after them.
     """
-    slot = after.registry.scratch(size)
-    slot[a.key] = a.positions
-    earlier_at = slot[b.key]
-    slot[a.key] = -1
+    slot, stamp = after.registry.scratch(size)
+    slot[a.key] = a.positions + stamp
+    earlier_at = slot[b.key] - stamp
     found = earlier_at >= 0
-    first = a.joules[earlier_at] if len(a.key) else np.full(len(b.key), np.nan)
+    # Unmatched positions are negative; "clip" reads them as 0, masked just below.
+    first = (
+        a.joules.take(earlier_at, mode="clip")
+        if len(a.key)
+        else np.full(len(b.key), np.nan)
+    )
     delta = b.joules - first
     if not found.all():
         first = np.where(found, first, np.nan)

@@ -152,7 +152,8 @@ class Registry:
     def __init__(self, max_entries: int = 4_000_000) -> None:
         self.max_entries = max_entries
         self.generation = 0
-        self._scratch: npt.NDArray[np.intp] = np.empty(0, dtype=np.intp)
+        self._scratch: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._stamp = 0
         self._clear()
 
     def _clear(self) -> None:
@@ -164,13 +165,18 @@ class Registry:
         self.zone_names: list[str] = []
         self.rows: dict[tuple[str, str], dict[Series, _Row]] = {}
 
-    def scratch(self, size: int) -> npt.NDArray[np.intp]:
-        """A work array of at least ``size`` slots, all -1; callers put -1 back."""
+    def scratch(self, size: int) -> tuple[npt.NDArray[np.int64], int]:
+        """A work array of at least ``size`` slots, and a stamp new to it.
+
+        Values a caller writes as ``stamp + i`` (``0 <= i < 2**32``) are told apart
+        from every earlier caller's by subtracting the stamp: older values come out
+        negative. So nobody has to clear the array after use.
+        """
         if len(self._scratch) < size:
-            self._scratch = np.full(
-                max(size, 2 * len(self._scratch)), -1, dtype=np.intp
-            )
-        return self._scratch
+            self._scratch = np.zeros(max(size, 2 * len(self._scratch)), dtype=np.int64)
+            self._stamp = 0
+        self._stamp += 1 << 32
+        return self._scratch, self._stamp
 
     def clear_if_full(self) -> None:
         """Start afresh when the registry has grown past ``max_entries``.
