@@ -14,10 +14,10 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .delta import diff
+from .delta import EnergyDelta, diff
 from .demo import BUNDLED_RELEASES, run_demo
 from .dumps import dump_header, read_dump, write_dump
-from .exceptions import DataError, DumpError, KeplerReaderError, ParseError, ScrapeError
+from .exceptions import DumpError, KeplerReaderError, ScrapeError
 from .output import delta_csv, delta_json, delta_table, snapshot_json, snapshot_table
 from .scraping import DEFAULT_TIMEOUT_SECONDS, fetch
 
@@ -168,10 +168,7 @@ def _energy_options(parser: argparse.ArgumentParser, *, zone: bool = True) -> No
     )
 
 
-def _print_delta(delta_format: str, result: object) -> None:
-    from .delta import EnergyDelta
-
-    assert isinstance(result, EnergyDelta)
+def _print_delta(delta_format: str, result: EnergyDelta) -> None:
     if delta_format == "json":
         print(delta_json(result))
     elif delta_format == "csv":
@@ -224,6 +221,14 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {args.command!r}")
 
 
+def _exit_code(error: KeplerReaderError) -> int:
+    if isinstance(error, ScrapeError):
+        return EXIT_SCRAPE
+    if isinstance(error, DumpError):
+        return EXIT_FILE
+    return EXIT_INVALID_INPUT  # ParseError, DataError, LimitExceededError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``kepler-reader`` with ``argv`` (default: the process arguments).
 
@@ -239,21 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return _run(args)
-    except ParseError as error:
-        print(f"kepler-reader: error: {error}", file=sys.stderr)
-        return EXIT_INVALID_INPUT
-    except DataError as error:
-        print(f"kepler-reader: error: {error}", file=sys.stderr)
-        return EXIT_INVALID_INPUT
-    except ScrapeError as error:
-        print(f"kepler-reader: error: {error}", file=sys.stderr)
-        return EXIT_SCRAPE
-    except DumpError as error:
-        print(f"kepler-reader: error: {error}", file=sys.stderr)
-        return EXIT_FILE
     except KeplerReaderError as error:
         print(f"kepler-reader: error: {error}", file=sys.stderr)
-        return EXIT_INVALID_INPUT
+        return _exit_code(error)
     except BrokenPipeError:
         return EXIT_OK
 

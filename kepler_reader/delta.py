@@ -133,9 +133,8 @@ class CounterDeltas:
         valid: dtype bool: both sides present, so ``joules`` is a measurement.
         reset: dtype bool: the counter went down and was treated as restarted.
         registry: The registry the ids belong to.
-        rows: dtype intp: where each counter's attributes are read: ``r >= 0`` is row
-            ``r`` of the later view, ``r < 0`` row ``-1 - r`` of the earlier one (for
-            counters that vanished).
+        rows: dtype intp: the row of each counter in the later view, where its
+            attributes (level, mode, pod) are read.
         earlier: The earlier view.
         later: The later view.
         pod_positions: For views with unique counter ids, the later zone slice's
@@ -166,16 +165,7 @@ class CounterDeltas:
     )
 
     def _pick(self, field: str) -> npt.NDArray[Any]:
-        later = getattr(self.later, field)
-        rows = self.rows
-        if rows.size and rows.min() < 0:
-            earlier = getattr(self.earlier, field)
-            merged: npt.NDArray[Any] = np.empty(len(rows), dtype=later.dtype)
-            ahead = rows >= 0
-            merged[ahead] = later[rows[ahead]]
-            merged[~ahead] = earlier[-1 - rows[~ahead]]
-            return merged
-        picked: npt.NDArray[Any] = later[rows]
+        picked: npt.NDArray[Any] = getattr(self.later, field)[self.rows]
         return picked
 
     @property

@@ -342,15 +342,9 @@ class KeplerView:
 
 def _label_names(snapshot: Snapshot, family: str) -> set[str]:
     names: set[str] = set()
-    for row in _first_rows(snapshot, family, 50):
+    for row in snapshot.rows_of(family)[:50].tolist():
         names.update(key for key, _ in snapshot.series[row].labels)
     return names
-
-
-def _first_rows(snapshot: Snapshot, family: str, count: int) -> list[int]:
-    """Up to ``count`` rows of ``family``."""
-    rows: list[int] = snapshot.rows_of(family)[:count].tolist()
-    return rows
 
 
 def _build_version(snapshot: Snapshot, family: str) -> str:

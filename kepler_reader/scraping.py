@@ -337,12 +337,10 @@ def fetch(
     except (
         requests.exceptions.RequestException,
         urllib3.exceptions.HTTPError,
+        # requests raises these two for unusable redirect targets (bad IPv6, bytes).
+        ValueError,
+        UnicodeError,
     ) as error:
-        raise ScrapeError(
-            f"{shown}: the request failed ({_cause(error)}).", url=shown
-        ) from error
-    except (ValueError, UnicodeError) as error:
-        # requests raises these for unusable redirect targets (bad IPv6, bytes).
         raise ScrapeError(
             f"{shown}: the request failed ({_cause(error)}).", url=shown
         ) from error

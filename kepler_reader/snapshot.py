@@ -8,7 +8,6 @@ snapshot allocates no Python object per sample.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
@@ -223,12 +222,3 @@ class Snapshot:
             f"samples={len(self.series)} scraped_at={when} errors={len(self.errors)}"
             f"{' truncated' if self.truncated else ''}>"
         )
-
-
-def format_value(value: float) -> str:
-    """Spell a sample value as the text format does (``NaN``, ``+Inf``, ``-Inf``)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(value)
