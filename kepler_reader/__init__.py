@@ -53,7 +53,8 @@ from .kepler import (
     kepler_view,
 )
 from .parser import Parser, StreamParser, parse, sniff_format
-from .scraping import Response, fetch, scrape
+from .recording import Recording, recording_from_snapshots
+from .scraping import Response, Scraper, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
 
 __all__ = [
@@ -80,11 +81,13 @@ __all__ = [
     "ParseWarning",
     "Parser",
     "PodEnergy",
+    "Recording",
     "Registry",
     "Response",
     "Sample",
     "ScrapeError",
     "ScrapeTimeoutError",
+    "Scraper",
     "Series",
     "Snapshot",
     "StreamParser",
@@ -100,6 +103,7 @@ __all__ = [
     "parse",
     "pod_sums",
     "read_dump",
+    "recording_from_snapshots",
     "scrape",
     "sniff_format",
     "write_dump",

@@ -44,6 +44,7 @@ __all__ = [
     "ACCEPT_TEXT",
     "DEFAULT_TIMEOUT_SECONDS",
     "Response",
+    "Scraper",
     "fetch",
     "format_of",
     "scrape",
@@ -445,3 +446,79 @@ def scrape(
         )
         snapshot = attrs.evolve(snapshot, warnings=(note, *snapshot.warnings))
     return snapshot
+
+
+class Scraper:
+    """A reusable client for one endpoint: one keep-alive session, one warm parser.
+
+    Args:
+        url: The metrics URL, e.g. ``http://127.0.0.1:28282/metrics``.
+        timeout: Connect and read timeout, in seconds.
+        lenient: Skip bad lines instead of raising.
+        openmetrics: Ask for OpenMetrics first instead of the text format 0.0.4.
+        node: The node this endpoint reports on, for results that span nodes
+            (default: the URL's host).
+
+    Use it as a context manager, or call :meth:`close` when done.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        lenient: bool = False,
+        openmetrics: bool = False,
+        node: str | None = None,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.lenient = lenient
+        self.openmetrics = openmetrics
+        self.node = node or (urllib.parse.urlsplit(url).hostname or url)
+        self._session = requests.Session()
+        self._parser = Parser(lenient=lenient)
+
+    def __repr__(self) -> str:
+        return f"Scraper({redact_url(self.url)!r}, node={self.node!r})"
+
+    def fetch(self) -> Response:
+        """Get the body once, as :func:`fetch` does, over the kept session.
+
+        Raises:
+            ScrapeError: Any of its subclasses, as :func:`fetch` documents.
+        """
+        wanted = {"Accept": ACCEPT_OPENMETRICS} if self.openmetrics else {}
+        return fetch(
+            self.url, session=self._session, timeout=self.timeout, headers=wanted
+        )
+
+    def scrape(self) -> Snapshot:
+        """Scrape once and parse the body with the warm parser.
+
+        Returns:
+            The snapshot, with ``scraped_at`` (seconds since the epoch) taken when
+            the response arrived.
+
+        Raises:
+            ScrapeError: Any of its subclasses, as :func:`fetch` documents.
+            ParseError: The body is not valid exposition text (strict mode).
+        """
+        return scrape(
+            self.url,
+            session=self._session,
+            parser=self._parser,
+            timeout=self.timeout,
+            lenient=self.lenient,
+            openmetrics=self.openmetrics,
+        )
+
+    def close(self) -> None:
+        """Close the session's connections."""
+        self._session.close()
+
+    def __enter__(self) -> Scraper:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

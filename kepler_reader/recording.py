@@ -1,0 +1,152 @@
+"""A recording: many scrapes of one or more endpoints as one time-by-series matrix.
+
+A :class:`Recording` is what the recorder's files, a sequence of dumps, a federate body
+and Prometheus's JSON answers all read into, and what the Prometheus-compatible
+functions and ``query`` work on. Its series table is the union of the series of every
+scrape; a series absent from a scrape is NaN in that row of :attr:`Recording.values`
+and False in :attr:`Recording.present` (a NaN the exporter printed is a value, present
+and NaN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from .exceptions import DataError, MissingIntervalError
+
+if TYPE_CHECKING:
+    from .snapshot import Series, Snapshot
+
+__all__ = ["Recording", "recording_from_snapshots"]
+
+
+def _frozen_array(value: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    value.flags.writeable = False
+    return value
+
+
+@attrs.frozen(slots=True, eq=False)
+class Recording:
+    """Scrapes over time, as arrays.
+
+    Attributes:
+        times: Shape ``(T,)``, float64: the time of each scrape (row), in seconds since
+            the epoch, in ascending order.
+        series: Length ``S``: the series of each column, in order of first appearance.
+        values: Shape ``(T, S)``, float64: each series' value at each scrape, NaN where
+            the series was absent.
+        present: Shape ``(T, S)``, bool: whether the series was in that scrape.
+        types: Length ``S``: each column's metric type (``counter``, ``gauge``,
+            ``untyped`` ...), ``"untyped"`` where the source did not say.
+        sources: Length ``T``: the URL or path each scrape came from (``""`` unknown).
+
+    The arrays are read-only; build a new recording to change one.
+    """
+
+    times: npt.NDArray[np.float64] = attrs.field(converter=_frozen_array)
+    series: tuple[Series, ...]
+    values: npt.NDArray[np.float64] = attrs.field(converter=_frozen_array)
+    present: npt.NDArray[np.bool_] = attrs.field(converter=_frozen_array)
+    types: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    def __attrs_post_init__(self) -> None:
+        rows, columns = len(self.times), len(self.series)
+        for name in ("values", "present"):
+            shape = getattr(self, name).shape
+            if shape != (rows, columns):
+                raise ValueError(
+                    f"Recording.{name} has shape {shape}, expected {(rows, columns)}."
+                )
+        if len(self.types) != columns or len(self.sources) != rows:
+            raise ValueError("Recording.types and .sources must match the arrays.")
+        if rows > 1 and bool(np.any(np.diff(self.times) < 0)):
+            raise ValueError("Recording.times must be in ascending order.")
+
+    def __len__(self) -> int:
+        """The number of scrapes (rows)."""
+        return len(self.times)
+
+    def column(self, series: Series) -> int:
+        """The column of ``series``.
+
+        Raises:
+            KeyError: The recording has no such series.
+        """
+        return self.series.index(series)
+
+
+def recording_from_snapshots(
+    snapshots: Iterable[Snapshot], *, times: Sequence[float] | None = None
+) -> Recording:
+    """Stack snapshots into a :class:`Recording`, one row each.
+
+    Args:
+        snapshots: The scrapes, in any order (rows are sorted by time).
+        times: Each snapshot's time in seconds since the epoch; by default its
+            ``scraped_at``.
+
+    Returns:
+        The recording; series are columns in order of first appearance.
+
+    Raises:
+        MissingIntervalError: A snapshot has no scrape time and ``times`` was not given.
+        ValueError: ``times`` has a different length than ``snapshots``.
+    """
+    taken = list(snapshots)
+    if times is None:
+        stamps = []
+        for snapshot in taken:
+            if snapshot.scraped_at is None:
+                raise MissingIntervalError(
+                    f"{snapshot.source or 'a snapshot'} has no scrape time; "
+                    "pass times= for each snapshot."
+                )
+            stamps.append(snapshot.scraped_at)
+    else:
+        stamps = [float(t) for t in times]
+        if len(stamps) != len(taken):
+            raise ValueError(f"{len(stamps)} times given for {len(taken)} snapshots.")
+    order = sorted(range(len(taken)), key=stamps.__getitem__)
+    column: dict[Series, int] = {}
+    kinds: list[str] = []
+    placed: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = []
+    for row in order:
+        snapshot = taken[row]
+        family_types = [family.type for family in snapshot.families]
+        columns = np.empty(len(snapshot.series), dtype=np.int64)
+        for i, series in enumerate(snapshot.series):
+            at = column.get(series)
+            if at is None:
+                at = column[series] = len(column)
+                kinds.append(_type_of(family_types, snapshot, i))
+            columns[i] = at
+        placed.append((columns, snapshot.values))
+    values = np.full((len(taken), len(column)), np.nan)
+    present = np.zeros((len(taken), len(column)), dtype=bool)
+    for row, (columns, row_values) in enumerate(placed):
+        if len(np.unique(columns)) != len(columns):
+            raise DataError(
+                f"{taken[order[row]].source or 'a snapshot'} has a series twice; "
+                "a recording holds one value per series and scrape."
+            )
+        values[row, columns] = row_values
+        present[row, columns] = True
+    return Recording(
+        times=np.array([stamps[i] for i in order], dtype=np.float64),
+        series=tuple(column),
+        values=values,
+        present=present,
+        types=tuple(kinds),
+        sources=tuple(taken[i].source or "" for i in order),
+    )
+
+
+def _type_of(family_types: Sequence[str], snapshot: Snapshot, row: int) -> str:
+    index = int(snapshot.family_index[row])
+    return family_types[index] if 0 <= index < len(family_types) else "untyped"
