@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .cli_options import add_connection_options, positive_seconds, scraper_from_args
 from .delta import EnergyDelta, diff
 from .demo import BUNDLED_RELEASES, run_demo
 from .dumps import dump_header, read_dump, write_dump
 from .exceptions import DumpError, KeplerReaderError, ScrapeError
 from .output import delta_csv, delta_json, delta_table, snapshot_json, snapshot_table
-from .scraping import DEFAULT_TIMEOUT_SECONDS, fetch
 
 __all__ = ["build_parser", "main"]
 
@@ -30,18 +29,6 @@ EXIT_SCRAPE = 3
 EXIT_FILE = 4
 
 log = logging.getLogger("kepler_reader")
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive, finite number of seconds: {text}"
-        )
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,13 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the dump here (a .gz name gives gzip); default stdout",
     )
-    scrape.add_argument(
-        "--timeout",
-        type=_positive_seconds,
-        default=DEFAULT_TIMEOUT_SECONDS,
-        metavar="SECONDS",
-        help=f"connect and read timeout (default {DEFAULT_TIMEOUT_SECONDS:g})",
-    )
+    add_connection_options(scrape)
 
     delta = commands.add_parser(
         "diff",
@@ -117,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     delta.add_argument("after", metavar="AFTER", help="the later dump")
     delta.add_argument(
         "--interval",
-        type=_positive_seconds,
+        type=positive_seconds,
         metavar="SECONDS",
         help="seconds between the scrapes (overrides their scrape times)",
     )
@@ -194,7 +175,8 @@ def _run(args: argparse.Namespace) -> int:
             )
         return EXIT_OK
     if args.command == "scrape":
-        response = fetch(args.url, timeout=args.timeout)
+        with scraper_from_args(args, args.url) as scraper:
+            response = scraper.fetch()
         if args.output:
             write_dump(
                 args.output,
