@@ -295,7 +295,7 @@ def align(
     registry = after.registry
     a, b = before.zone_slice(zone), after.zone_slice(zone)
     warnings: list[str] = []
-    if before.unique_keys and after.unique_keys and np.array_equal(a.key, b.key):
+    if before.unique_keys and after.unique_keys and _same_keys(a.key, b.key):
         delta = b.joules - a.joules
         reset = delta < 0
         if reset.any():
@@ -317,7 +317,8 @@ def align(
         )
         return deltas, warnings
 
-    size = int(max(a.key.max(initial=-1), b.key.max(initial=-1))) + 1
+    # Every id is below the registry's count of counters (views of one generation).
+    size = len(registry.counter_info)
     if before.unique_keys and after.unique_keys:
         return _align_unique(before, after, a, b, size, warnings)
     counts_a = np.bincount(a.key, minlength=size)
@@ -393,28 +394,34 @@ def _align_unique(
     """
     slot, stamp = after.registry.scratch(size)
     slot[a.key] = a.positions + stamp
-    earlier_at = slot[b.key] - stamp
-    found = earlier_at >= 0
-    # Unmatched positions are negative; "clip" reads them as 0, masked just below.
+    # Where each later counter was in the earlier slice; older stamps come out
+    # negative, and those unmatched positions are pointed at a spare slot one past
+    # the end, so the arrays below need no masks.
+    earlier_at = slot[b.key]
+    earlier_at -= stamp
+    missing = np.flatnonzero(earlier_at < 0)
+    earlier_at[missing] = len(a.key)
     first = (
         a.joules.take(earlier_at, mode="clip")
         if len(a.key)
         else np.full(len(b.key), np.nan)
     )
     delta = b.joules - first
-    if not found.all():
-        first = np.where(found, first, np.nan)
-        delta[~found] = 0.0
+    found = np.ones(len(b.key), dtype=np.bool_)
+    if missing.size:
+        first[missing] = np.nan
+        delta[missing] = 0.0
+        found[missing] = False
     reset = delta < 0
     if reset.any():
         delta[reset] = b.joules[reset]
         warnings.append(_reset_warning(reset))
-    appeared = len(found) - int(np.count_nonzero(found))
+    appeared = int(missing.size)
     gone = np.empty(0, dtype=np.intp)
     if len(a.key) > len(b.key) - appeared:
-        matched = np.zeros(len(a.key), dtype=np.bool_)
-        matched[earlier_at[found]] = True
-        gone = np.flatnonzero(~matched)
+        matched = np.zeros(len(a.key) + 1, dtype=np.bool_)
+        matched[earlier_at] = True
+        gone = np.flatnonzero(~matched[:-1])
     if appeared:
         warnings.append(
             f"{appeared} counters appear only in the second scrape (new workloads); "
@@ -441,6 +448,16 @@ def _align_unique(
         vanished_before=a.joules[gone],
     )
     return deltas, warnings
+
+
+def _same_keys(first: npt.NDArray[np.int64], second: npt.NDArray[np.int64]) -> bool:
+    """Whether two id arrays are equal, looking at a sample before the whole."""
+    if len(first) != len(second):
+        return False
+    step = max(1, len(first) // 256)
+    if not np.array_equal(first[::step], second[::step]):
+        return False
+    return bool(np.array_equal(first, second))
 
 
 def _reset_warning(reset: npt.NDArray[np.bool_]) -> str:
