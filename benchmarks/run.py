@@ -35,6 +35,10 @@ later, "package")`` and ``kepler_reader.diff(earlier, later, interval=3.0)``. Th
 numpy floor for the same result is ``np.subtract`` of the two aligned float64 arrays
 of the package counters plus one ``np.bincount`` of the differences by pod.
 
+Import. ``import kepler_reader`` in a fresh interpreter, timed by
+``python -X importtime`` (best of several), beside numpy, ``prometheus_client.parser``
+and requests.
+
 ``python benchmarks/run.py --profile 100000`` prints a cProfile of the cold and warm
 parse of that body size instead.
 """
@@ -47,6 +51,7 @@ import gc
 import importlib.metadata
 import inspect
 import io
+import math
 import os
 import platform
 import pstats
@@ -842,6 +847,60 @@ def profile(lines: int, top: int = 15) -> str:
     return "\n".join(out)
 
 
+# -- import time ---------------------------------------------------------------------
+
+IMPORTS = ("kepler_reader", "numpy", "prometheus_client.parser", "requests")
+
+
+def import_seconds(module: str, repeats: int) -> float:
+    """The best time ``import module`` takes in a fresh interpreter, in seconds.
+
+    Read from ``python -X importtime``, which times the import alone (not the
+    interpreter's start-up).
+    """
+    best = math.inf
+    for _ in range(repeats):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        # The last line is the module itself: "import time: self | cumulative | name".
+        cumulative = done.stderr.strip().splitlines()[-1].split("|")[1]
+        best = min(best, int(cumulative) / 1e6)
+    return best
+
+
+def report_imports(repeats: int) -> str:
+    """Import times of kepler_reader and of the packages it stands beside."""
+    times = {module: import_seconds(module, repeats) for module in IMPORTS}
+    ours = times["kepler_reader"]
+    rows = [
+        (module, f"{seconds * 1e3:,.0f} ms", f"{ours / seconds:,.2f}x")
+        for module, seconds in times.items()
+    ]
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, kepler_reader; print(int('requests' in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    note = "requests loaded by `import kepler_reader`: " + (
+        "yes" if loaded == "1" else "no (only on first use of the scraping names)"
+    )
+    heading = (
+        f"Import time (python -X importtime, best of {repeats} fresh interpreters)"
+    )
+    return "\n".join(
+        [heading, table(("module", "import", "kepler_reader / it"), rows), note]
+    )
+
+
 # -- main ----------------------------------------------------------------------------
 
 
@@ -889,6 +948,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"bodies: generate.kepler_body(lines, seed={SEED}, "
         f"process_share={PROCESS_SHARE}), Kepler v0.11 text format 0.0.4"
     )
+    print()
+
+    progress("import times")
+    print(report_imports(5 if args.quick else 15))
     print()
 
     make_filtered, filter_note = filtered_parser()

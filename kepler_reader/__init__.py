@@ -15,6 +15,8 @@ pod, namespace and node between two scrapes::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
 from .delta import (
     CounterDeltas,
@@ -54,7 +56,6 @@ from .kepler import (
 )
 from .parser import Parser, StreamParser, parse, sniff_format
 from .recording import Recording, recording_from_snapshots
-from .scraping import Response, Scraper, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
 
 __all__ = [
@@ -108,3 +109,31 @@ __all__ = [
     "sniff_format",
     "write_dump",
 ]
+
+# The names below need ``requests`` (and through it urllib3, ssl and http.client),
+# which is most of the import time; they are loaded on first use, so that reading a
+# dump or computing a delta does not pay for the HTTP stack.
+_LAZY = {
+    "Response": "scraping",
+    "Scraper": "scraping",
+    "fetch": "scraping",
+    "scrape": "scraping",
+}
+
+if TYPE_CHECKING:
+    from .scraping import Response, Scraper, fetch, scrape
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kepler_reader' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
