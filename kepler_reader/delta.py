@@ -602,6 +602,10 @@ def diff(
             f"{view_after.era}); zones seen: {', '.join(sorted(available)) or 'none'}."
         )
 
+    for view in (view_before, view_after):
+        for note_zone, note in view.notes:
+            if note_zone == zone and note not in warnings:
+                warnings.append(note)
     deltas, align_warnings = align(view_before, view_after, zone)
     warnings.extend(align_warnings)
     measured = int(np.count_nonzero(deltas.valid))
