@@ -36,8 +36,10 @@ from .exceptions import (
     IncompleteResponseError,
     KeplerReaderError,
     LimitExceededError,
+    MeterStateError,
     MissingIntervalError,
     NotAnExpositionError,
+    NothingMeasuredError,
     ParseError,
     ScrapeError,
     ScrapeTimeoutError,
@@ -52,14 +54,25 @@ from .kepler import (
     detect_era,
     kepler_view,
 )
+from .measurement import (
+    Measurement,
+    NamespaceMeasurement,
+    NodeMeasurement,
+    PodMeasurement,
+    Trust,
+)
+from .meter import Meter
 from .parser import Parser, StreamParser, parse, sniff_format
+from .plausibility import Limits, Refusal, check_delta
 from .recording import Recording, recording_from_snapshots
 from .scraping import Response, Scraper, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
+from .window import CounterWindow
 
 __all__ = [
     "AuthenticationError",
     "CounterDeltas",
+    "CounterWindow",
     "DataError",
     "DumpError",
     "EndpointUnreachableError",
@@ -71,17 +84,26 @@ __all__ = [
     "KeplerReaderError",
     "KeplerView",
     "LimitExceededError",
+    "Limits",
     "LineProblem",
+    "Measurement",
+    "Meter",
+    "MeterStateError",
     "MetricFamily",
     "MissingIntervalError",
     "NamespaceEnergy",
+    "NamespaceMeasurement",
     "NodeEnergy",
+    "NodeMeasurement",
     "NotAnExpositionError",
+    "NothingMeasuredError",
     "ParseError",
     "ParseWarning",
     "Parser",
     "PodEnergy",
+    "PodMeasurement",
     "Recording",
+    "Refusal",
     "Registry",
     "Response",
     "Sample",
@@ -91,10 +113,12 @@ __all__ = [
     "Series",
     "Snapshot",
     "StreamParser",
+    "Trust",
     "Workload",
     "ZoneSlice",
     "__version__",
     "align",
+    "check_delta",
     "detect_era",
     "diff",
     "fetch",
