@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .delta import NodeEnergy
+from .output import json_value
 
 if TYPE_CHECKING:
     from .kepler import Era
@@ -33,6 +34,7 @@ __all__ = [
     "Trust",
     "co2e_grams",
     "kwh",
+    "measurement_to_dict",
 ]
 
 #: Joules in one kilowatt-hour.
@@ -393,3 +395,51 @@ def build_measurement(
         trust=trust,
         warnings=tuple(warnings),
     )
+
+
+def measurement_to_dict(measurement: Measurement) -> dict[str, Any]:
+    """The JSON shape of ``measurement``: ``diff``'s, with fields added beside it.
+
+    The keys of ``diff``'s JSON come first and mean the same (``interval_seconds``
+    is the time the energy covers); pod, namespace and node objects gain ``kwh`` and
+    ``co2e_grams``, pods gain ``node``. Added at the top level: ``window``,
+    ``started_at``, ``stopped_at``, ``wall_seconds``, ``joules``, ``watts``,
+    ``kwh``, ``intensity_gco2e_per_kwh``, ``co2e_grams``, ``nodes`` and ``trust``
+    (see :class:`Trust`; ``refused`` is a list of :class:`Refusal` objects).
+    """
+    trust = attrs.asdict(measurement.trust, recurse=False)
+    trust["refused"] = [
+        {**attrs.asdict(r), "value": json_value(r.value)}
+        for r in measurement.trust.refused
+    ]
+    trust["no_valid_data"] = list(measurement.trust.no_valid_data)
+    node = measurement.node
+    return {
+        "interval_seconds": measurement.interval_seconds,
+        "zone": measurement.zone,
+        "kepler_era": measurement.era.name,
+        "kepler_releases": measurement.era.releases,
+        "kepler_version": measurement.era.version or None,
+        "pods": [attrs.asdict(pod) for pod in measurement.pods],
+        "namespaces": [attrs.asdict(ns) for ns in measurement.namespaces],
+        "node": {
+            "joules": node.joules,
+            "watts": node.watts,
+            "kwh": None if node.joules is None else kwh(node.joules),
+            "co2e_grams": None
+            if node.joules is None
+            else co2e_grams(node.joules, measurement.intensity),
+        },
+        "warnings": list(measurement.warnings),
+        "window": measurement.name,
+        "started_at": measurement.started_at,
+        "stopped_at": measurement.stopped_at,
+        "wall_seconds": measurement.wall_seconds,
+        "joules": measurement.joules,
+        "watts": measurement.watts,
+        "kwh": measurement.kwh,
+        "intensity_gco2e_per_kwh": measurement.intensity,
+        "co2e_grams": measurement.co2e_grams,
+        "nodes": [attrs.asdict(n) for n in measurement.nodes],
+        "trust": trust,
+    }
