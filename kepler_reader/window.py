@@ -114,6 +114,7 @@ class CounterWindow:
         size = 0
         self._last = np.full(size, np.nan)
         self._seen_at = np.full(size, np.nan)
+        self._changed_at = np.full(size, np.nan)
         self._total = np.zeros(size)
         self._resets = np.zeros(size, dtype=np.int64)
         self._level = np.full(size, -1, dtype=np.int8)
@@ -132,6 +133,7 @@ class CounterWindow:
         extra = size - old
         self._last = np.concatenate([self._last, np.full(extra, np.nan)])
         self._seen_at = np.concatenate([self._seen_at, np.full(extra, np.nan)])
+        self._changed_at = np.concatenate([self._changed_at, np.full(extra, np.nan)])
         self._total = np.concatenate([self._total, np.zeros(extra)])
         self._resets = np.concatenate([self._resets, np.zeros(extra, np.int64)])
         self._level = np.concatenate([self._level, np.full(extra, -1, np.int8)])
@@ -206,7 +208,10 @@ class CounterWindow:
         delta = values - np.where(new, 0.0, self._last[keys])
         reset = ~new & (delta < 0)
         delta[reset] = values[reset]
-        elapsed = at - np.where(new, np.nan, self._seen_at[keys])
+        # The power checks divide by the time since the counter last moved: an
+        # exporter refreshes every few seconds, so a scrape soon after a refresh
+        # sees seconds' worth of energy that a shorter gap would inflate.
+        elapsed = at - np.where(new, np.nan, self._changed_at[keys])
         if first:
             delta[:] = 0.0
         else:
@@ -223,6 +228,8 @@ class CounterWindow:
         self._total[keys] += delta
         self._resets[keys] += reset
         self.resets += int(np.count_nonzero(reset))
+        moved = new | (delta != 0) | reset
+        self._changed_at[keys[moved]] = at
         self._last[keys] = values
         self._seen_at[keys] = at
         if first:
@@ -244,10 +251,9 @@ class CounterWindow:
         pod_level = _POD if np.any(self._level == _POD) else _CONTAINER
         is_pod = level == pod_level
         is_node = (level == _NODE) & self._in_total[keys]
-        # New counters have no previous sighting: their span is the last interval.
-        span = (
-            at - self.last_at if self.last_at is not None and at > self.last_at else 0
-        )
+        # New counters hold their energy since they started, inside the window:
+        # their span is the window so far.
+        span = at - self.first_at if self.first_at is not None else 0.0
         elapsed = np.where(np.isnan(elapsed), span, elapsed)
         groups = self._group[keys]
         if is_pod.any():
