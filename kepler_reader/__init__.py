@@ -29,7 +29,9 @@ from .delta import (
 from .dumps import read_dump, write_dump
 from .exceptions import (
     AuthenticationError,
+    CredentialError,
     DataError,
+    DiscoveryError,
     DumpError,
     EndpointUnreachableError,
     HTTPStatusError,
@@ -43,6 +45,7 @@ from .exceptions import (
     ParseError,
     ScrapeError,
     ScrapeTimeoutError,
+    TLSError,
 )
 from .histograms import Histogram, histograms
 from .kepler import (
@@ -73,7 +76,9 @@ __all__ = [
     "AuthenticationError",
     "CounterDeltas",
     "CounterWindow",
+    "CredentialError",
     "DataError",
+    "DiscoveryError",
     "DumpError",
     "EndpointUnreachableError",
     "EnergyDelta",
@@ -113,6 +118,7 @@ __all__ = [
     "Series",
     "Snapshot",
     "StreamParser",
+    "TLSError",
     "Trust",
     "Workload",
     "ZoneSlice",
