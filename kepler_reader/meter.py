@@ -31,7 +31,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import attrs
 
@@ -132,9 +132,11 @@ class Meter:
         timeout: Connect and read timeout per scrape, in seconds.
         lenient: Skip bad lines in the bodies instead of failing the scrape.
         openmetrics: Ask for OpenMetrics instead of the text format 0.0.4.
-        scraper_factory: Builds the scraper of one URL (for authentication and
-            other options); ``Scraper(url, timeout=, lenient=, openmetrics=)`` by
-            default. The meter closes the scrapers it built when it stops.
+        scraper_factory: Builds the scraper of one URL; by default
+            ``Scraper(url, timeout=, lenient=, openmetrics=, **scraper_options)``.
+            The meter closes the scrapers when it stops.
+        scraper_options: More keyword arguments of :class:`~kepler_reader.Scraper`
+            (``retries``, ``bearer_token_file``, ``ca_file``, ...).
 
     Raises:
         DataError: A plausibility limit is not a positive number.
@@ -158,6 +160,7 @@ class Meter:
         lenient: bool = False,
         openmetrics: bool = False,
         scraper_factory: Callable[[str], Scraper] | None = None,
+        **scraper_options: Any,
     ) -> None:
         urls = [url_or_urls] if isinstance(url_or_urls, str) else list(url_or_urls)
         if not urls:
@@ -183,7 +186,11 @@ class Meter:
         self._nodes = list(nodes) if nodes is not None else None
         self._factory = scraper_factory or (
             lambda url: Scraper(
-                url, timeout=timeout, lenient=lenient, openmetrics=openmetrics
+                url,
+                timeout=timeout,
+                lenient=lenient,
+                openmetrics=openmetrics,
+                **scraper_options,
             )
         )
         self._lock = threading.RLock()

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -319,3 +320,20 @@ def test_the_default_interval_is_the_exporters_refresh() -> None:
     assert refresh >= 2 * kr.meter.PROBE_SECONDS * 0.9
     assert result.trust.sampling_interval_seconds == refresh
     assert not any("shorter than" in w for w in result.warnings)
+
+
+def test_scraper_options_reach_every_scrape(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret-token\n")
+    responder, _ = in_turn([pod_body({("a", "p"): 1.0}), pod_body({("a", "p"): 2.0})])
+    with serve({"/metrics": responder}) as server:
+        url = base_url(server) + "/metrics"
+        with kr.Meter(
+            url, interval=NEVER, bearer_token_file=str(token), retries=0
+        ) as meter:
+            pass
+    assert meter.result is not None
+    assert meter.result.joules == 1.0
+    assert len(server.requests) == 2
+    for _, headers in server.requests:
+        assert "authorization: bearer s3cret-token" in headers.lower()
