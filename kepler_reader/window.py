@@ -184,6 +184,8 @@ class CounterWindow:
             self._refused[bad_keys] = True
             self._level[bad_keys] = view.level[bad_rows]
             self._group[bad_keys] = view.group[bad_rows]
+        if len(view.refused_rows):
+            self._mark_left_out(view)
         rows = zone_rows.rows[plausible]
         keys = zone_rows.key[plausible]
         values = zone_rows.joules[plausible]
@@ -216,7 +218,7 @@ class CounterWindow:
             delta[:] = 0.0
         else:
             self.appeared += int(np.count_nonzero(new))
-            accepted = self._check_interval(keys, delta, elapsed, view, at)
+            accepted = self._check_interval(keys, delta, elapsed, reset, at)
             delta = np.where(accepted, delta, 0.0)
             reset &= accepted
             self._valid[keys] += accepted & ~new
@@ -236,12 +238,31 @@ class CounterWindow:
             self.first_at = at
         self.last_at = at
 
+    def _mark_left_out(self, view: KeplerView) -> None:
+        """Mark the counters the view left out (NaN, infinite, negative) as refused.
+
+        They are not in the view's arrays; the registry's cache of how each series
+        maps onto the model still knows their counter and pod.
+        """
+        snapshot = view.snapshot
+        zone = self.registry.zones.get(self.zone, -1)
+        for row in view.refused_rows.tolist():
+            family = snapshot.families[int(snapshot.family_index[row])].name
+            cache = self.registry.rows.get((view.era.name, family), {})
+            mapped = cache.get(snapshot.series[row])
+            if mapped is None or mapped[0] != zone:
+                continue
+            key, group = mapped[4], mapped[5]
+            self._refused[key] = True
+            self._level[key] = LEVELS.index(mapped[3].level)
+            self._group[key] = group
+
     def _check_interval(
         self,
         keys: npt.NDArray[np.int64],
         delta: npt.NDArray[np.float64],
         elapsed: npt.NDArray[np.float64],
-        view: KeplerView,
+        reset: npt.NDArray[np.bool_],
         at: float,
     ) -> npt.NDArray[np.bool_]:
         """Refuse the pods and the node whose power over the interval is implausible."""
@@ -301,9 +322,12 @@ class CounterWindow:
                 )
                 accepted &= ~is_node
         pods_joules = float(delta[is_pod & accepted].sum())
+        # A node counter that went down (Kepler 0.10+ passes the raw RAPL counter
+        # through, and it wraps) gives no usable node figure for the comparison.
         if (
             limits.max_pods_to_node is not None
             and is_node.any()
+            and not reset[is_node].any()
             and bool(accepted[is_node].all())
             and node_joules > 0
             and pods_joules > limits.max_pods_to_node * node_joules
