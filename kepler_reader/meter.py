@@ -306,10 +306,10 @@ class Meter:
                             "stopped; it was closed with it."
                         )
                         self.windows[name] = self._finish(self._open.pop(name))
-                main = self._open.pop("")
-                self._main = None
-                result = self._finish(main)
+                result = self._finish(self._open.pop(""))
             finally:
+                self._open.clear()
+                self._main = None
                 self._close_all()
         self.result = result
         if result.interval_seconds <= 0:
