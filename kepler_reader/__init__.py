@@ -31,18 +31,23 @@ from .delta import (
 from .dumps import read_dump, write_dump
 from .exceptions import (
     AuthenticationError,
+    CredentialError,
     DataError,
+    DiscoveryError,
     DumpError,
     EndpointUnreachableError,
     HTTPStatusError,
     IncompleteResponseError,
     KeplerReaderError,
     LimitExceededError,
+    MeterStateError,
     MissingIntervalError,
     NotAnExpositionError,
+    NothingMeasuredError,
     ParseError,
     ScrapeError,
     ScrapeTimeoutError,
+    TLSError,
 )
 from .histograms import Histogram, histograms
 from .kepler import (
@@ -54,14 +59,26 @@ from .kepler import (
     detect_era,
     kepler_view,
 )
+from .measurement import (
+    Measurement,
+    NamespaceMeasurement,
+    NodeMeasurement,
+    PodMeasurement,
+    Trust,
+)
 from .parser import Parser, StreamParser, parse, sniff_format
+from .plausibility import PlausibilityLimits, Refusal, check_delta
 from .recording import Recording, recording_from_snapshots
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
+from .window import CounterWindow
 
 __all__ = [
     "AuthenticationError",
     "CounterDeltas",
+    "CounterWindow",
+    "CredentialError",
     "DataError",
+    "DiscoveryError",
     "DumpError",
     "EndpointUnreachableError",
     "EnergyDelta",
@@ -73,16 +90,25 @@ __all__ = [
     "KeplerView",
     "LimitExceededError",
     "LineProblem",
+    "Measurement",
+    "Meter",
+    "MeterStateError",
     "MetricFamily",
     "MissingIntervalError",
     "NamespaceEnergy",
+    "NamespaceMeasurement",
     "NodeEnergy",
+    "NodeMeasurement",
     "NotAnExpositionError",
+    "NothingMeasuredError",
     "ParseError",
     "ParseWarning",
     "Parser",
+    "PlausibilityLimits",
     "PodEnergy",
+    "PodMeasurement",
     "Recording",
+    "Refusal",
     "Registry",
     "Response",
     "Sample",
@@ -92,10 +118,13 @@ __all__ = [
     "Series",
     "Snapshot",
     "StreamParser",
+    "TLSError",
+    "Trust",
     "Workload",
     "ZoneSlice",
     "__version__",
     "align",
+    "check_delta",
     "detect_era",
     "diff",
     "fetch",
@@ -114,6 +143,7 @@ __all__ = [
 # which is most of the import time; they are loaded on first use, so that reading a
 # dump or computing a delta does not pay for the HTTP stack.
 _LAZY = {
+    "Meter": "meter",
     "Response": "scraping",
     "Scraper": "scraping",
     "fetch": "scraping",
@@ -121,6 +151,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .meter import Meter
     from .scraping import Response, Scraper, fetch, scrape
 
 

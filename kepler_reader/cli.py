@@ -18,6 +18,7 @@ from .delta import EnergyDelta, diff
 from .demo import BUNDLED_RELEASES, run_demo
 from .dumps import dump_header, read_dump, write_dump
 from .exceptions import DumpError, KeplerReaderError, ScrapeError
+from .measure_cli import add_measure_parser, run_measure, split_command
 from .output import delta_csv, delta_json, delta_table, snapshot_json, snapshot_table
 
 __all__ = ["build_parser", "main"]
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of waiting 3 s",
     )
     _energy_options(demo, zone=False)
+    add_measure_parser(commands)
     return parser
 
 
@@ -197,6 +199,8 @@ def _run(args: argparse.Namespace) -> int:
             args.format, diff(before, after, zone=args.zone, interval=args.interval)
         )
         return EXIT_OK
+    if args.command == "measure":
+        return run_measure(args, args.measure_command)
     if args.command == "demo":
         _print_delta(args.format, run_demo(args.release, wait=not args.no_wait))
         return EXIT_OK
@@ -217,7 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code (see the module docstring).
     """
-    args = build_parser().parse_args(argv)
+    words, command = split_command(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(words)
+    args.measure_command = command
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(
         level=level,
