@@ -427,6 +427,10 @@ def _tls_cause(error: BaseException) -> str:
         seen.add(id(current))
         if isinstance(current, ssl.SSLCertVerificationError):
             return current.verify_message or current.reason or "not trusted"
+        if isinstance(current, ssl.SSLEOFError):
+            # Typically a server that wants a client certificate and hangs up
+            # before its alert reaches us.
+            return "the server closed the connection during the handshake"
         if isinstance(current, ssl.SSLError) and current.reason:
             return str(current.reason).replace("_", " ").lower()
         linked = (*current.args, current.__cause__, current.__context__)
