@@ -26,7 +26,9 @@ from .delta import (
     diff,
     pod_sums,
 )
+from .discovery import KeplerPod, discover, scrapers_for
 from .dumps import read_dump, write_dump
+from .endpoints import ScrapeResult, scrape_all
 from .exceptions import (
     AuthenticationError,
     CredentialError,
@@ -57,13 +59,16 @@ from .kepler import (
 )
 from .parser import Parser, StreamParser, parse, sniff_format
 from .recording import Recording, recording_from_snapshots
+from .replay import ReplayExporter
 from .scraping import Response, Scraper, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
+from .transport import Credentials
 
 __all__ = [
     "AuthenticationError",
     "CounterDeltas",
     "CredentialError",
+    "Credentials",
     "DataError",
     "DiscoveryError",
     "DumpError",
@@ -73,6 +78,7 @@ __all__ = [
     "HTTPStatusError",
     "Histogram",
     "IncompleteResponseError",
+    "KeplerPod",
     "KeplerReaderError",
     "KeplerView",
     "LimitExceededError",
@@ -88,9 +94,11 @@ __all__ = [
     "PodEnergy",
     "Recording",
     "Registry",
+    "ReplayExporter",
     "Response",
     "Sample",
     "ScrapeError",
+    "ScrapeResult",
     "ScrapeTimeoutError",
     "Scraper",
     "Series",
@@ -103,6 +111,7 @@ __all__ = [
     "align",
     "detect_era",
     "diff",
+    "discover",
     "fetch",
     "histograms",
     "kepler_view",
@@ -111,6 +120,8 @@ __all__ = [
     "read_dump",
     "recording_from_snapshots",
     "scrape",
+    "scrape_all",
+    "scrapers_for",
     "sniff_format",
     "write_dump",
 ]

@@ -255,8 +255,12 @@ class ReplayExporter:
         self._lock = threading.Lock()
         self._scheme = "https" if tls is not None else "http"
         self._server = _Server(self, port, tls.context() if tls else None)
+        # A short poll keeps stop() quick; the idle cost is ten wake-ups a second.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="kepler-reader-replay", daemon=True
+            target=self._server.serve_forever,
+            args=(0.1,),
+            name="kepler-reader-replay",
+            daemon=True,
         )
 
     @property
