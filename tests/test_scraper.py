@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -139,6 +142,39 @@ def test_refused_connection_after_retries(
     retried = [r for r in caplog.records if r.getMessage().startswith("retrying")]
     assert len(retried) == 2
     assert waits == [0.2]
+
+
+@pytest.fixture
+def unaccepting() -> Iterator[str]:
+    """A port whose listen queue is full: connections hang until they time out."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        yield f"http://127.0.0.1:{port}/metrics"
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()
+
+
+def test_a_connect_timeout_is_retried(unaccepting: str) -> None:
+    with (
+        kr.Scraper(unaccepting, connect_timeout=0.2, timeout=5, retries=1) as s,
+        pytest.raises(kr.ScrapeTimeoutError) as caught,
+    ):
+        s.fetch()
+    assert str(caught.value) == (
+        f"{unaccepting}: no connection within 0.2 s after 1 retry."
+    )
 
 
 def test_a_read_timeout_is_not_retried() -> None:
