@@ -4,6 +4,7 @@ scraping every discovered endpoint at once.
 
 from __future__ import annotations
 
+import argparse
 import http.server
 import json
 import ssl
@@ -16,6 +17,11 @@ from typing import Any
 import pytest
 
 import kepler_reader as kr
+from kepler_reader.cli_options import (
+    add_connection_options,
+    add_discovery_options,
+    scrapers_from_args,
+)
 from kepler_reader.discovery import KeplerPod, discover, scrapers_for
 from kepler_reader.endpoints import scrape_all
 from kepler_reader.replay import ReplayExporter
@@ -263,3 +269,31 @@ def test_scrape_all_discovered_with_one_endpoint_down(
         assert result.snapshot is not None
         assert len(result.snapshot) == 383
         assert result.error is None
+
+
+def test_discovery_flags(
+    api: FakeAPI,
+    account: Path,
+    exporters: list[ReplayExporter],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in _environ(api).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KEPLER_READER_SERVICE_ACCOUNT_DIR", str(account))
+    parser = argparse.ArgumentParser(prog="test")
+    add_connection_options(parser)
+    add_discovery_options(parser)
+    args = parser.parse_args(["--kubernetes", "--retries", "0"])
+    scrapers = scrapers_from_args(args, ["http://127.0.0.1:1/metrics"])
+    try:
+        assert [(s.node, s.url, s.retries) for s in scrapers] == [
+            ("127.0.0.1", "http://127.0.0.1:1/metrics", 0),
+            ("node-a", exporters[0].url, 0),
+            ("node-b", exporters[1].url, 0),
+        ]
+    finally:
+        for scraper in scrapers:
+            scraper.close()
+    plain = parser.parse_args([])
+    assert scrapers_from_args(plain, []) == []
+    assert api.seen[0][1]["labelSelector"] == ["app.kubernetes.io/name=kepler"]

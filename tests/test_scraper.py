@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 import kepler_reader as kr
+from kepler_reader.cli import main
+from kepler_reader.replay import ReplayExporter
 from kepler_reader.scraping import ACCEPT_OPENMETRICS
 from tests.paths import KEPLER
 from tests.servers import (
@@ -344,9 +346,48 @@ def test_node_identity_and_repr() -> None:
     try:
         assert scraper.node == "node-a"
         assert repr(scraper) == (
-            "Scraper('http://127.0.0.1:28282/metrics', node='node-a', auth='none')"
+            "Scraper('http://127.0.0.1:28282/metrics', node='node-a', "
+            "auth='basic auth as user')"
         )
     finally:
         scraper.close()
     with kr.Scraper("http://127.0.0.1:28282/metrics") as plain:
         assert plain.node == "127.0.0.1"
+
+
+def test_the_scrape_command_keeps_the_token_out_of_the_dump(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    out = tmp_path / "dump.prom"
+    with ReplayExporter([BODY], token=TOKEN) as exporter:
+        flags = ["--bearer-token-file", str(token_file), "-o", str(out)]
+        code = main(["-vv", "scrape", exporter.url, *flags])
+        refused = main(["scrape", exporter.url, "--retries", "0"])
+    assert (code, refused) == (0, 3)
+    dump = out.read_bytes()
+    assert dump.endswith(BODY)
+    assert dump.startswith(b"# kepler-reader scraped_at=")
+    assert f"url={exporter.url}\n".encode() in dump.split(b"\n", 1)[0] + b"\n"
+    printed = "".join(capfd.readouterr())
+    assert "answered HTTP 401" in printed
+    assert TOKEN.encode() not in dump
+    assert TOKEN not in printed
+
+
+def test_credentials_in_the_url_are_basic_auth() -> None:
+    with serve({"/metrics": OK}) as running:
+        url = base_url(running) + "/metrics"
+        secret_url = url.replace("://", "://reader:p%40ss@")
+        with kr.Scraper(secret_url) as scraper:
+            response = scraper.fetch()
+            shown = repr(scraper)
+    assert response.url == url
+    assert _headers(running.requests[0][1])["authorization"] == (
+        "Basic " + base64.b64encode(b"reader:p@ss").decode()
+    )
+    assert "p%40ss" not in shown
+    assert "p@ss" not in shown
+    with pytest.raises(kr.CredentialError, match="in the URL and in the settings"):
+        kr.Scraper(secret_url, basic_auth_user="other")
