@@ -228,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="kepler-reader: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    # urllib3 warns on every retry in its own words; ours come at -v, urllib3's at -vv.
+    logging.getLogger("urllib3").setLevel(level if args.verbose >= 2 else logging.ERROR)
     try:
         return _run(args)
     except KeplerReaderError as error:

@@ -117,14 +117,17 @@ def _pages(
         try:
             response = session.get(url, params=params, timeout=timeout, stream=True)
             with response:
-                body = b""
+                chunks: list[bytes] = []
+                size = 0
                 for chunk in response.iter_content(1 << 16):
-                    body += chunk
-                    if len(body) > _MAX_PAGE_BYTES:
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > _MAX_PAGE_BYTES:
                         raise DiscoveryError(
                             f"{shown}: the pod list exceeds {_MAX_PAGE_BYTES} bytes.",
                             url=shown,
                         )
+                body = b"".join(chunks)
         except requests.exceptions.RequestException as error:
             raise DiscoveryError(
                 f"{shown}: the Kubernetes API server cannot be reached "

@@ -6,6 +6,8 @@ import base64
 import contextlib
 import logging
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -391,3 +393,20 @@ def test_credentials_in_the_url_are_basic_auth() -> None:
     assert "p@ss" not in shown
     with pytest.raises(kr.CredentialError, match="in the URL and in the settings"):
         kr.Scraper(secret_url, basic_auth_user="other")
+
+
+def test_the_command_reports_retries_in_one_line() -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    command = [sys.executable, "-m", "kepler_reader", "scrape", url, "--retries", "1"]
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert quiet.returncode == 3
+    assert quiet.stderr == (
+        f"kepler-reader: error: {url} is unreachable (connection refused) "
+        "after 1 retry.\n"
+    )
+    verbose = subprocess.run(
+        [*command[:3], "-v", *command[3:]], capture_output=True, text=True, timeout=60
+    )
+    first = verbose.stderr.splitlines()[0]
+    assert first.startswith(f"kepler-reader: INFO: retrying 127.0.0.1:{port}/metrics")
