@@ -25,6 +25,7 @@ import requests
 
 from .exceptions import DiscoveryError
 from .scraping import Scraper
+from .transport import error_reason, tls_error_reason
 
 __all__ = [
     "DEFAULT_LABEL_SELECTOR",
@@ -129,9 +130,10 @@ def _pages(
                         )
                 body = b"".join(chunks)
         except requests.exceptions.RequestException as error:
+            tls = isinstance(error, requests.exceptions.SSLError)
+            reason = tls_error_reason(error) if tls else error_reason(error)
             raise DiscoveryError(
-                f"{shown}: the Kubernetes API server cannot be reached "
-                f"({type(error).__name__}: {error}).",
+                f"{shown}: the Kubernetes API server cannot be reached ({reason}).",
                 url=shown,
             ) from error
         _check(response, body, shown, params)

@@ -4,6 +4,10 @@
 ask for the text format 0.0.4 explicitly, accept gzip, and turn every failure into one
 of the :class:`~kepler_reader.ScrapeError` subclasses, naming the URL. A body that did
 not arrive whole is an error, never a snapshot with fewer pods.
+
+:class:`Scraper` is the client to keep for an endpoint: one session with retries,
+TLS settings and credentials (built in :mod:`kepler_reader.transport`) and one warm
+parser.
 """
 
 from __future__ import annotations
@@ -11,8 +15,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import socket
-import ssl
 import time
 import urllib.parse
 import zlib
@@ -44,7 +46,9 @@ from .transport import (
     DEFAULT_RETRIES,
     Credentials,
     build_session,
+    error_reason,
     retries_taken,
+    tls_error_reason,
 )
 
 if TYPE_CHECKING:
@@ -290,6 +294,7 @@ def fetch(
 
     Raises:
         EndpointUnreachableError: Connection refused, DNS failure, reset.
+        TLSError: The server's certificate is not trusted, or ours was refused.
         ScrapeTimeoutError: No connection or no answer within ``timeout``, or the
             body took longer than ``deadline``.
         AuthenticationError: HTTP 401 or 403.
@@ -384,11 +389,12 @@ def fetch(
         ) from error
     except requests.exceptions.SSLError as error:
         raise TLSError(
-            f"{shown}: the TLS handshake failed ({_tls_cause(error)}).", url=shown
+            f"{shown}: the TLS handshake failed ({tls_error_reason(error)}).", url=shown
         ) from error
     except requests.exceptions.ConnectionError as error:
+        reason = error_reason(error)
         raise EndpointUnreachableError(
-            f"{shown} is unreachable ({_cause(error)}){_after(retries_taken(error))}.",
+            f"{shown} is unreachable ({reason}){_after(retries_taken(error))}.",
             url=shown,
         ) from error
     except (
@@ -399,7 +405,7 @@ def fetch(
         UnicodeError,
     ) as error:
         raise ScrapeError(
-            f"{shown}: the request failed ({_scrub(_cause(error), secrets)}).",
+            f"{shown}: the request failed ({_scrub(error_reason(error), secrets)}).",
             url=shown,
         ) from error
     finally:
@@ -415,63 +421,6 @@ def fetch(
     elapsed = time.monotonic() - started
     log.debug("scraped %s: %d bytes in %.1f ms", shown, len(body), elapsed * 1000)
     return Response(shown, body, scraped_at, content_type, elapsed, retries)
-
-
-def _tls_cause(error: BaseException) -> str:
-    """The SSL library's reason for a failed handshake, e.g. the verify error."""
-    stack: list[BaseException] = [error]
-    seen: set[int] = set()
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return current.verify_message or current.reason or "not trusted"
-        if isinstance(current, ssl.SSLEOFError):
-            # Typically a server that wants a client certificate and hangs up
-            # before its alert reaches us.
-            return "the server closed the connection during the handshake"
-        if isinstance(current, ssl.SSLError) and current.reason:
-            return str(current.reason).replace("_", " ").lower()
-        linked = (*current.args, current.__cause__, current.__context__)
-        linked += (getattr(current, "reason", None),)
-        stack.extend(x for x in linked if isinstance(x, BaseException))
-    return _cause(error)
-
-
-def _cause(error: BaseException) -> str:
-    """A short reason for a requests/urllib3 error: the operating system's words.
-
-    The chain is searched for the socket error underneath (connection refused, name
-    not resolved); failing that, the innermost message is used, cut to 200 chars.
-    """
-    seen: set[int] = set()
-    stack: list[BaseException] = [error]
-    inner: BaseException = error
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(current, socket.gaierror):
-            return "the host name could not be resolved"
-        if isinstance(current, TimeoutError):
-            return "timed out"
-        if isinstance(current, ConnectionResetError):
-            return "the connection was reset"
-        inner = current
-        linked = (
-            *current.args,
-            current.__cause__,
-            current.__context__,
-            getattr(current, "reason", None),
-        )
-        stack.extend(x for x in linked if isinstance(x, BaseException))
-    text = str(inner) or type(inner).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def scrape(

@@ -223,7 +223,8 @@ def test_forbidden_names_the_permission(api: FakeAPI, account: Path) -> None:
 def test_an_untrusted_api_server_is_refused(
     api: FakeAPI, account: Path, certs: Certificates
 ) -> None:
-    with pytest.raises(kr.DiscoveryError, match="cannot be reached") as caught:
+    reason = r"cannot be reached \(unable to get local issuer certificate\)\.$"
+    with pytest.raises(kr.DiscoveryError, match=reason) as caught:
         discover(
             service_account_dir=str(account),
             api_server=api.url,
