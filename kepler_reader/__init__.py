@@ -77,6 +77,7 @@ __all__ = [
     "CounterDeltas",
     "CounterWindow",
     "CredentialError",
+    "Credentials",
     "DataError",
     "DiscoveryError",
     "DumpError",
@@ -86,6 +87,7 @@ __all__ = [
     "HTTPStatusError",
     "Histogram",
     "IncompleteResponseError",
+    "KeplerPod",
     "KeplerReaderError",
     "KeplerView",
     "LimitExceededError",
@@ -110,9 +112,11 @@ __all__ = [
     "Recording",
     "Refusal",
     "Registry",
+    "ReplayExporter",
     "Response",
     "Sample",
     "ScrapeError",
+    "ScrapeResult",
     "ScrapeTimeoutError",
     "Scraper",
     "Series",
@@ -127,6 +131,7 @@ __all__ = [
     "check_delta",
     "detect_era",
     "diff",
+    "discover",
     "fetch",
     "histograms",
     "kepler_view",
@@ -135,6 +140,8 @@ __all__ = [
     "read_dump",
     "recording_from_snapshots",
     "scrape",
+    "scrape_all",
+    "scrapers_for",
     "sniff_format",
     "write_dump",
 ]
@@ -143,6 +150,13 @@ __all__ = [
 # which is most of the import time; they are loaded on first use, so that reading a
 # dump or computing a delta does not pay for the HTTP stack.
 _LAZY = {
+    "KeplerPod": "discovery",
+    "discover": "discovery",
+    "scrapers_for": "discovery",
+    "ScrapeResult": "endpoints",
+    "scrape_all": "endpoints",
+    "ReplayExporter": "replay",
+    "Credentials": "transport",
     "Meter": "meter",
     "Response": "scraping",
     "Scraper": "scraping",
@@ -151,8 +165,12 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .discovery import KeplerPod, discover, scrapers_for
+    from .endpoints import ScrapeResult, scrape_all
     from .meter import Meter
+    from .replay import ReplayExporter
     from .scraping import Response, Scraper, fetch, scrape
+    from .transport import Credentials
 
 
 def __getattr__(name: str) -> Any:

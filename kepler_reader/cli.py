@@ -20,6 +20,7 @@ from .dumps import dump_header, read_dump, write_dump
 from .exceptions import DumpError, KeplerReaderError, ScrapeError
 from .measure_cli import add_measure_parser, run_measure, split_command
 from .output import delta_csv, delta_json, delta_table, snapshot_json, snapshot_table
+from .replay import add_replay_command, run_replay
 
 __all__ = ["build_parser", "main"]
 
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _energy_options(demo, zone=False)
     add_measure_parser(commands)
+    add_replay_command(commands)
     return parser
 
 
@@ -204,6 +206,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         _print_delta(args.format, run_demo(args.release, wait=not args.no_wait))
         return EXIT_OK
+    if args.command == "replay":
+        return run_replay(args)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 
@@ -230,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="kepler-reader: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    # urllib3 warns on every retry in its own words; ours come at -v, urllib3's at -vv.
+    logging.getLogger("urllib3").setLevel(level if args.verbose >= 2 else logging.ERROR)
     try:
         return _run(args)
     except KeplerReaderError as error:

@@ -4,6 +4,10 @@
 ask for the text format 0.0.4 explicitly, accept gzip, and turn every failure into one
 of the :class:`~kepler_reader.ScrapeError` subclasses, naming the URL. A body that did
 not arrive whole is an error, never a snapshot with fewer pods.
+
+:class:`Scraper` is the client to keep for an endpoint: one session with retries,
+TLS settings and credentials (built in :mod:`kepler_reader.transport`) and one warm
+parser.
 """
 
 from __future__ import annotations
@@ -11,8 +15,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import socket
-import ssl
 import time
 import urllib.parse
 import zlib
@@ -26,6 +28,7 @@ import urllib3
 from .dumps import redact_url
 from .exceptions import (
     AuthenticationError,
+    CredentialError,
     EndpointUnreachableError,
     HTTPStatusError,
     IncompleteResponseError,
@@ -43,7 +46,9 @@ from .transport import (
     DEFAULT_RETRIES,
     Credentials,
     build_session,
+    error_reason,
     retries_taken,
+    tls_error_reason,
 )
 
 if TYPE_CHECKING:
@@ -289,6 +294,7 @@ def fetch(
 
     Raises:
         EndpointUnreachableError: Connection refused, DNS failure, reset.
+        TLSError: The server's certificate is not trusted, or ours was refused.
         ScrapeTimeoutError: No connection or no answer within ``timeout``, or the
             body took longer than ``deadline``.
         AuthenticationError: HTTP 401 or 403.
@@ -383,11 +389,12 @@ def fetch(
         ) from error
     except requests.exceptions.SSLError as error:
         raise TLSError(
-            f"{shown}: the TLS handshake failed ({_tls_cause(error)}).", url=shown
+            f"{shown}: the TLS handshake failed ({tls_error_reason(error)}).", url=shown
         ) from error
     except requests.exceptions.ConnectionError as error:
+        reason = error_reason(error)
         raise EndpointUnreachableError(
-            f"{shown} is unreachable ({_cause(error)}){_after(retries_taken(error))}.",
+            f"{shown} is unreachable ({reason}){_after(retries_taken(error))}.",
             url=shown,
         ) from error
     except (
@@ -398,7 +405,7 @@ def fetch(
         UnicodeError,
     ) as error:
         raise ScrapeError(
-            f"{shown}: the request failed ({_scrub(_cause(error), secrets)}).",
+            f"{shown}: the request failed ({_scrub(error_reason(error), secrets)}).",
             url=shown,
         ) from error
     finally:
@@ -414,59 +421,6 @@ def fetch(
     elapsed = time.monotonic() - started
     log.debug("scraped %s: %d bytes in %.1f ms", shown, len(body), elapsed * 1000)
     return Response(shown, body, scraped_at, content_type, elapsed, retries)
-
-
-def _tls_cause(error: BaseException) -> str:
-    """The SSL library's reason for a failed handshake, e.g. the verify error."""
-    stack: list[BaseException] = [error]
-    seen: set[int] = set()
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return current.verify_message or current.reason or "not trusted"
-        if isinstance(current, ssl.SSLError) and current.reason:
-            return str(current.reason).replace("_", " ").lower()
-        linked = (*current.args, current.__cause__, current.__context__)
-        linked += (getattr(current, "reason", None),)
-        stack.extend(x for x in linked if isinstance(x, BaseException))
-    return _cause(error)
-
-
-def _cause(error: BaseException) -> str:
-    """A short reason for a requests/urllib3 error: the operating system's words.
-
-    The chain is searched for the socket error underneath (connection refused, name
-    not resolved); failing that, the innermost message is used, cut to 200 chars.
-    """
-    seen: set[int] = set()
-    stack: list[BaseException] = [error]
-    inner: BaseException = error
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(current, socket.gaierror):
-            return "the host name could not be resolved"
-        if isinstance(current, TimeoutError):
-            return "timed out"
-        if isinstance(current, ConnectionResetError):
-            return "the connection was reset"
-        inner = current
-        linked = (
-            *current.args,
-            current.__cause__,
-            current.__context__,
-            getattr(current, "reason", None),
-        )
-        stack.extend(x for x in linked if isinstance(x, BaseException))
-    text = str(inner) or type(inner).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def scrape(
@@ -563,7 +517,8 @@ class Scraper:
         max_body_bytes: The largest body accepted, in bytes, compressed and
             decompressed.
         bearer_token_file: A file with a bearer token, read on every scrape.
-        basic_auth_user: User name for HTTP basic auth.
+        basic_auth_user: User name for HTTP basic auth (``user:password@`` in the
+            URL is taken as basic auth too, and removed from the URL).
         basic_auth_password: Basic-auth password (prefer ``basic_auth_password_file``).
         basic_auth_password_file: A file with the basic-auth password, read on every
             scrape.
@@ -611,6 +566,20 @@ class Scraper:
                 )
         if max_body_bytes <= 0:
             raise ValueError(f"max_body_bytes must be positive, not {max_body_bytes}")
+        shown = redact_url(url)
+        parts = urllib.parse.urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            # user:password@ in the URL is basic auth; keep it out of the URL so
+            # that it shows nowhere, and refuse it beside other credentials.
+            if bearer_token_file or basic_auth_user is not None:
+                raise CredentialError(
+                    f"{shown}: credentials in the URL and in the settings; give "
+                    "them once.",
+                    url=shown,
+                )
+            basic_auth_user = urllib.parse.unquote(parts.username or "")
+            basic_auth_password = urllib.parse.unquote(parts.password or "")
+            url = shown
         self.url = url
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -629,7 +598,6 @@ class Scraper:
             key_file=key_file,
             insecure=insecure,
         )
-        shown = redact_url(url)
         self._session = build_session(
             shown,
             self.credentials,

@@ -21,6 +21,8 @@ import base64
 import logging
 import math
 import re
+import socket
+import ssl
 import warnings
 from pathlib import Path
 from typing import Any
@@ -41,8 +43,10 @@ __all__ = [
     "RETRY_STATUSES",
     "Credentials",
     "build_session",
+    "error_reason",
     "retries_taken",
     "retry_policy",
+    "tls_error_reason",
 ]
 
 log = logging.getLogger(__name__)
@@ -351,3 +355,60 @@ def build_session(
             else credentials.cert_file
         )
     return session
+
+
+def tls_error_reason(error: BaseException) -> str:
+    """The SSL library's reason for a failed handshake, e.g. the verify error."""
+    stack: list[BaseException] = [error]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current.verify_message or current.reason or "not trusted"
+        if isinstance(current, ssl.SSLEOFError):
+            # Typically a server that wants a client certificate and hangs up
+            # before its alert reaches us.
+            return "the server closed the connection during the handshake"
+        if isinstance(current, ssl.SSLError) and current.reason:
+            return str(current.reason).replace("_", " ").lower()
+        linked = (*current.args, current.__cause__, current.__context__)
+        linked += (getattr(current, "reason", None),)
+        stack.extend(x for x in linked if isinstance(x, BaseException))
+    return error_reason(error)
+
+
+def error_reason(error: BaseException) -> str:
+    """A short reason for a requests/urllib3 error: the operating system's words.
+
+    The chain is searched for the socket error underneath (connection refused, name
+    not resolved); failing that, the innermost message is used, cut to 200 chars.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    inner: BaseException = error
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, socket.gaierror):
+            return "the host name could not be resolved"
+        if isinstance(current, TimeoutError):
+            return "timed out"
+        if isinstance(current, ConnectionResetError):
+            return "the connection was reset"
+        inner = current
+        linked = (
+            *current.args,
+            current.__cause__,
+            current.__context__,
+            getattr(current, "reason", None),
+        )
+        stack.extend(x for x in linked if isinstance(x, BaseException))
+    text = str(inner) or type(inner).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
