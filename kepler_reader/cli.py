@@ -19,6 +19,7 @@ from .demo import BUNDLED_RELEASES, run_demo
 from .dumps import dump_header, read_dump, write_dump
 from .exceptions import DumpError, KeplerReaderError, ScrapeError
 from .output import delta_csv, delta_json, delta_table, snapshot_json, snapshot_table
+from .serve import add_serve_arguments, serve_from_args
 
 __all__ = ["build_parser", "main"]
 
@@ -129,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of waiting 3 s",
     )
     _energy_options(demo, zone=False)
+
+    serve = commands.add_parser(
+        "serve",
+        help="scrape Kepler on an interval and serve per-pod and namespace power",
+        description="Scrape Kepler endpoints every --interval seconds and serve "
+        "derived series on /metrics (power per pod and namespace over the last "
+        "interval and over windows, energy per namespace, scrape quality), with "
+        "/healthz and /readyz. Stops cleanly on SIGTERM.",
+    )
+    add_serve_arguments(serve)
     return parser
 
 
@@ -197,6 +208,8 @@ def _run(args: argparse.Namespace) -> int:
             args.format, diff(before, after, zone=args.zone, interval=args.interval)
         )
         return EXIT_OK
+    if args.command == "serve":
+        return serve_from_args(args)
     if args.command == "demo":
         _print_delta(args.format, run_demo(args.release, wait=not args.no_wait))
         return EXIT_OK

@@ -14,6 +14,7 @@ caller can catch that one class and know nothing else escapes by design::
     │   └── IncompleteResponseError             body shorter than announced, cut chunks
     ├── DumpError                               a saved dump that cannot be read
     ├── LimitExceededError                      input larger than a configured limit
+    ├── ListenError                             serve cannot bind its address
     └── DataError (also a ValueError)           numbers that cannot give an answer
         └── MissingIntervalError                no scrape times and no interval given
 
@@ -32,6 +33,7 @@ __all__ = [
     "IncompleteResponseError",
     "KeplerReaderError",
     "LimitExceededError",
+    "ListenError",
     "MissingIntervalError",
     "NotAnExpositionError",
     "ParseError",
@@ -183,6 +185,13 @@ class LimitExceededError(KeplerReaderError):
         self.limit = limit
         self.value = value
         super().__init__(message)
+
+
+class ListenError(KeplerReaderError):
+    """``serve`` cannot listen on the address it was given (in use, not local).
+
+    The message names the address; the ``OSError`` is the cause.
+    """
 
 
 class DataError(KeplerReaderError, ValueError):

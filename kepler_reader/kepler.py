@@ -279,7 +279,8 @@ class KeplerView:
         generation: The registry's generation when the view was built.
         unique_keys: True when no counter id appears twice.
         refused: Whole sentences about counters left out of the view because their
-            value cannot be energy (negative or NaN).
+            value cannot be energy (negative or NaN); the first 20 at most.
+        refused_count: How many counters were left out so, all of them counted.
     """
 
     snapshot: Snapshot
@@ -298,6 +299,7 @@ class KeplerView:
     generation: int
     unique_keys: bool
     refused: tuple[str, ...] = ()
+    refused_count: int = 0
     _slices: dict[int, ZoneSlice] = attrs.field(factory=dict, init=False, repr=False)
 
     def __len__(self) -> int:
@@ -606,5 +608,6 @@ def kepler_view(
         generation=registry.generation,
         unique_keys=len(np.unique(keys_array)) == len(keys_array),
         refused=tuple(refused),
+        refused_count=int(np.count_nonzero(bad)),
         **fields,
     )
