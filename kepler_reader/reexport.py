@@ -251,7 +251,9 @@ class EndpointState:
         self.namespace_joules: npt.NDArray[np.float64] = np.empty(0)
         self.intervals: collections.deque[_Interval] = collections.deque()
         self._group_slot: npt.NDArray[np.intp] = np.empty(0, dtype=np.intp)
-        self._mapped: tuple[int, int] = (-1, -1)
+        # The registry (kept alive, so never mistaken for a new one) and generation
+        # that _group_slot maps from.
+        self._mapped: tuple[Registry | None, int] = (None, -1)
 
     @property
     def last(self) -> _Interval | None:
@@ -369,9 +371,10 @@ class EndpointState:
         self, registry: Registry, ids: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.intp]:
         """The pod slots of registry pod ids, allocating slots for new pods."""
-        if self._mapped != (id(registry), registry.generation):
+        mapped, generation = self._mapped
+        if mapped is not registry or generation != registry.generation:
             self._group_slot = np.empty(0, dtype=np.intp)
-            self._mapped = (id(registry), registry.generation)
+            self._mapped = (registry, registry.generation)
         size = len(registry.group_info)
         if len(self._group_slot) < size:
             grown = np.full(max(size, 2 * len(self._group_slot)), -1, dtype=np.intp)

@@ -396,3 +396,25 @@ def test_sigterm_stops_serve_with_exit_0() -> None:
                 process.communicate(timeout=5)
     assert process.returncode == 0, err.decode()
     assert out == b""
+
+
+def test_openmetrics_is_served_when_asked_for() -> None:
+    first, second = bodies("v0.11")
+    with ReplayExporter([first, second]) as exporter, served(OPTIONS) as box:
+        scraper = kr.Scraper(exporter.url)
+        box.tick(scraper)
+        box.tick(scraper)
+        text = box.metrics()
+        response = requests.get(
+            box.server.url + "/metrics",
+            headers={"Accept": "application/openmetrics-text; version=1.0.0"},
+            timeout=5,
+        )
+    assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert response.content.endswith(b"# EOF\n")
+    om = kr.parse(response.content, format="openmetrics")
+    name = f"{PREFIX}_namespace_energy_joules_total"
+    assert values(om, name) == values(text, name)
+    assert values(om, f"{PREFIX}_pod_power_watts") == values(
+        text, f"{PREFIX}_pod_power_watts"
+    )
