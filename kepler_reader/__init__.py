@@ -29,7 +29,9 @@ from .delta import (
 from .dumps import read_dump, write_dump
 from .exceptions import (
     AuthenticationError,
+    CredentialError,
     DataError,
+    DiscoveryError,
     DumpError,
     EndpointUnreachableError,
     HTTPStatusError,
@@ -42,6 +44,7 @@ from .exceptions import (
     ParseError,
     ScrapeError,
     ScrapeTimeoutError,
+    TLSError,
 )
 from .histograms import Histogram, histograms
 from .kepler import (
@@ -61,7 +64,9 @@ from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, S
 __all__ = [
     "AuthenticationError",
     "CounterDeltas",
+    "CredentialError",
     "DataError",
+    "DiscoveryError",
     "DumpError",
     "EndpointUnreachableError",
     "EnergyDelta",
@@ -93,6 +98,7 @@ __all__ = [
     "Series",
     "Snapshot",
     "StreamParser",
+    "TLSError",
     "Workload",
     "ZoneSlice",
     "__version__",
