@@ -39,8 +39,10 @@ from .exceptions import (
     KeplerReaderError,
     LimitExceededError,
     ListenError,
+    MeterStateError,
     MissingIntervalError,
     NotAnExpositionError,
+    NothingMeasuredError,
     ParseError,
     ScrapeError,
     ScrapeTimeoutError,
@@ -56,14 +58,25 @@ from .kepler import (
     detect_era,
     kepler_view,
 )
+from .measurement import (
+    Measurement,
+    NamespaceMeasurement,
+    NodeMeasurement,
+    PodMeasurement,
+    Trust,
+)
+from .meter import Meter
 from .parser import Parser, StreamParser, parse, sniff_format
+from .plausibility import Limits, Refusal, check_delta
 from .recording import Recording, recording_from_snapshots
 from .scraping import Response, Scraper, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
+from .window import CounterWindow
 
 __all__ = [
     "AuthenticationError",
     "CounterDeltas",
+    "CounterWindow",
     "CredentialError",
     "DataError",
     "DiscoveryError",
@@ -77,18 +90,27 @@ __all__ = [
     "KeplerReaderError",
     "KeplerView",
     "LimitExceededError",
+    "Limits",
     "LineProblem",
     "ListenError",
+    "Measurement",
+    "Meter",
+    "MeterStateError",
     "MetricFamily",
     "MissingIntervalError",
     "NamespaceEnergy",
+    "NamespaceMeasurement",
     "NodeEnergy",
+    "NodeMeasurement",
     "NotAnExpositionError",
+    "NothingMeasuredError",
     "ParseError",
     "ParseWarning",
     "Parser",
     "PodEnergy",
+    "PodMeasurement",
     "Recording",
+    "Refusal",
     "Registry",
     "Response",
     "Sample",
@@ -99,10 +121,12 @@ __all__ = [
     "Snapshot",
     "StreamParser",
     "TLSError",
+    "Trust",
     "Workload",
     "ZoneSlice",
     "__version__",
     "align",
+    "check_delta",
     "detect_era",
     "diff",
     "fetch",

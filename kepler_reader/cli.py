@@ -18,6 +18,7 @@ from .delta import EnergyDelta, diff
 from .demo import BUNDLED_RELEASES, run_demo
 from .dumps import dump_header, read_dump, write_dump
 from .exceptions import DumpError, KeplerReaderError, ScrapeError
+from .measure_cli import add_measure_parser, run_measure, split_command
 from .output import delta_csv, delta_json, delta_table, snapshot_json, snapshot_table
 from .replay import add_replay_command, run_replay
 from .serve import add_serve_arguments, serve_from_args
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_serve_arguments(serve)
     add_replay_command(commands)
+    add_measure_parser(commands)
     return parser
 
 
@@ -212,6 +214,8 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "serve":
         return serve_from_args(args)
+    if args.command == "measure":
+        return run_measure(args, args.measure_command)
     if args.command == "demo":
         _print_delta(args.format, run_demo(args.release, wait=not args.no_wait))
         return EXIT_OK
@@ -234,7 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code (see the module docstring).
     """
-    args = build_parser().parse_args(argv)
+    words, command = split_command(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(words)
+    args.measure_command = command
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(
         level=level,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -142,6 +142,9 @@ class CounterDeltas:
             :meth:`KeplerView.zone_slice`), else None.
         vanished_key: dtype int64: counters only in the earlier scrape.
         vanished_before: dtype float64: their last values, in joules.
+        wrapped: dtype bool, shape ``(m,)``: the counter went down by wrapping at
+            its range (see ``wrap_range_joules`` of :func:`diff`) and its delta was
+            corrected; None when no wrap range was given.
     """
 
     key: npt.NDArray[np.int64]
@@ -163,6 +166,7 @@ class CounterDeltas:
     vanished_before: npt.NDArray[np.float64] = attrs.field(
         factory=lambda: np.empty(0, dtype=np.float64)
     )
+    wrapped: npt.NDArray[np.bool_] | None = None
 
     def _pick(self, field: str) -> npt.NDArray[Any]:
         picked: npt.NDArray[Any] = getattr(self.later, field)[self.rows]
@@ -443,10 +447,41 @@ def _align_unique(
     return deltas, warnings
 
 
+def _correct_wraps(
+    deltas: CounterDeltas, ranges: Mapping[str, float], warnings: list[str]
+) -> list[str]:
+    """Turn the resets that are wraps at a known range into corrected deltas."""
+    later = deltas.later
+    snapshot = later.snapshot
+    wrapped = np.zeros(len(deltas.key), dtype=np.bool_)
+    for i in np.flatnonzero(deltas.reset).tolist():
+        row = int(later.rows[deltas.rows[i]])
+        family = snapshot.families[int(snapshot.family_index[row])].name
+        size = ranges.get(family)
+        if size is None or not size > 0:
+            continue
+        before, after = float(deltas.before[i]), float(deltas.after[i])
+        if before >= 0.99 * size and after < 0.01 * size:
+            deltas.joules[i] = after - before + size
+            wrapped[i] = True
+    deltas.wrapped = wrapped
+    if not wrapped.any():
+        return warnings
+    deltas.reset &= ~wrapped
+    kept = [w for w in warnings if "went down between the scrapes" not in w]
+    if deltas.reset.any():
+        kept.append(_reset_warning(deltas.reset))
+    kept.append(
+        f"{int(np.count_nonzero(wrapped))} counters wrapped at their range and were "
+        "wrap corrected (delta = after - before + range)."
+    )
+    return kept
+
+
 def _reset_warning(reset: npt.NDArray[np.bool_]) -> str:
     return (
         f"{int(np.count_nonzero(reset))} counters went down between the scrapes "
-        "(an exporter restart); each was counted from zero."
+        "(an assumed reset: an exporter restart); each was counted from zero."
     )
 
 
@@ -540,6 +575,7 @@ def diff(
     zone: str = "package",
     interval: float | None = None,
     allow_truncated: bool = False,
+    wrap_range_joules: Mapping[str, float] | None = None,
 ) -> EnergyDelta:
     """Energy (J) and mean power (W) per pod, namespace and node between two scrapes.
 
@@ -553,6 +589,12 @@ def diff(
             overrides the scrape times.
         allow_truncated: Accept a snapshot whose body was cut off (parsed leniently);
             its missing counters are then reported as vanished or new.
+        wrap_range_joules: For raw hardware counters passed through (RAPL wraps at
+            ``max_energy_range_uj``): the range in joules per family name. A counter
+            of such a family that went down from within 1 % of its range to below
+            1 % of it wrapped: its delta is ``after - before + range``. Any other
+            decrease stays a reset. Kepler's own ``*_joules_total`` are summed in
+            software and do not wrap, so this is off unless given.
 
     Returns:
         The per-pod, per-namespace and node energy, with the per-counter deltas.
@@ -602,7 +644,13 @@ def diff(
             f"{view_after.era}); zones seen: {', '.join(sorted(available)) or 'none'}."
         )
 
+    for view in (view_before, view_after):
+        for note_zone, note in view.notes:
+            if note_zone == zone and note not in warnings:
+                warnings.append(note)
     deltas, align_warnings = align(view_before, view_after, zone)
+    if wrap_range_joules:
+        align_warnings = _correct_wraps(deltas, wrap_range_joules, align_warnings)
     warnings.extend(align_warnings)
     measured = int(np.count_nonzero(deltas.valid))
     if measured >= 2 and np.count_nonzero(deltas.reset) >= 0.9 * measured:

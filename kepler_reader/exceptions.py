@@ -18,8 +18,10 @@ caller can catch that one class and know nothing else escapes by design::
     ├── DumpError                               a saved dump that cannot be read
     ├── LimitExceededError                      input larger than a configured limit
     ├── ListenError                             serve cannot bind its address
-    └── DataError (also a ValueError)           numbers that cannot give an answer
-        └── MissingIntervalError                no scrape times and no interval given
+    ├── DataError (also a ValueError)           numbers that cannot give an answer
+    │   ├── MissingIntervalError                no scrape times and no interval given
+    │   └── NothingMeasuredError                a window with no interval measured
+    └── MeterStateError                         a Meter used out of order
 
 Scrape errors carry the URL and are raised ``from`` the underlying ``requests``
 error, so the original traceback stays available.
@@ -39,8 +41,10 @@ __all__ = [
     "KeplerReaderError",
     "LimitExceededError",
     "ListenError",
+    "MeterStateError",
     "MissingIntervalError",
     "NotAnExpositionError",
+    "NothingMeasuredError",
     "ParseError",
     "ScrapeError",
     "ScrapeTimeoutError",
@@ -240,3 +244,19 @@ class DataError(KeplerReaderError, ValueError):
 
 class MissingIntervalError(DataError):
     """Neither scrape times nor an explicit interval are available for a delta."""
+
+
+class NothingMeasuredError(DataError):
+    """A measurement window ended without two usable scrapes of any endpoint.
+
+    Every scrape but at most one per endpoint failed or carried no Kepler energy
+    metrics, so no energy can be given for the window.
+    """
+
+
+class MeterStateError(KeplerReaderError):
+    """A :class:`~kepler_reader.Meter` was used out of order.
+
+    For example stopped before it was started, started twice, or asked for a window
+    while not running.
+    """

@@ -105,6 +105,10 @@ class Workload:
         pid: The process id, for process rows.
         vm: The VM id or name, for VM rows.
         device: The socket, zone path or GPU index a node row belongs to.
+        command: The process or container command (``command`` before 0.10,
+            ``comm`` from 0.10). An attribute only: it churns without the workload
+            changing, so it takes no part in equality or hashing.
+        exe: The executable path of a 0.10+ process row; an attribute only.
     """
 
     level: str
@@ -117,6 +121,8 @@ class Workload:
     pid: str = ""
     vm: str = ""
     device: str = ""
+    command: str = attrs.field(default="", eq=False)
+    exe: str = attrs.field(default="", eq=False)
 
     @property
     def kind(self) -> str:
@@ -279,8 +285,11 @@ class KeplerView:
         generation: The registry's generation when the view was built.
         unique_keys: True when no counter id appears twice.
         refused: Whole sentences about counters left out of the view because their
-            value cannot be energy (negative or NaN); the first 20 at most.
-        refused_count: How many counters were left out so, all of them counted.
+            value cannot be energy (negative or NaN).
+        refused_rows: Shape ``(r,)``, intp: the rows of ``snapshot`` behind
+            ``refused`` (all of them, where ``refused`` stops at 20 sentences).
+        notes: ``(zone, sentence)`` pairs about unit corrections and checks of the
+            rows of that zone (Kepler's ``*_joules_total`` sums against their parts).
     """
 
     snapshot: Snapshot
@@ -299,7 +308,10 @@ class KeplerView:
     generation: int
     unique_keys: bool
     refused: tuple[str, ...] = ()
-    refused_count: int = 0
+    refused_rows: npt.NDArray[np.intp] = attrs.field(
+        factory=lambda: np.empty(0, dtype=np.intp)
+    )
+    notes: tuple[tuple[str, str], ...] = ()
     _slices: dict[int, ZoneSlice] = attrs.field(factory=dict, init=False, repr=False)
 
     def __len__(self) -> int:
@@ -476,7 +488,14 @@ def _workload(level: str, series: Series) -> Workload:
     pod = get("pod_name") or ""
     uid = get("pod_id") or ""
     if level == "pod":
-        return Workload("pod", node=node, namespace=namespace, pod=pod, pod_uid=uid)
+        return Workload(
+            "pod",
+            node=node,
+            namespace=namespace,
+            pod=pod,
+            pod_uid=uid,
+            command=get("command") or "",
+        )
     if level == "container":
         return Workload(
             "container",
@@ -486,6 +505,7 @@ def _workload(level: str, series: Series) -> Workload:
             pod_uid=uid,
             container=get("container_name") or "",
             container_id=get("container_id") or "",
+            command=get("command") or "",
         )
     if level == "process":
         return Workload(
@@ -494,6 +514,8 @@ def _workload(level: str, series: Series) -> Workload:
             container_id=get("container_id") or "",
             pid=get("pid") or "",
             vm=get("vm_id") or "",
+            command=get("comm") or get("command") or "",
+            exe=get("exe") or "",
         )
     return Workload(
         "vm", node=node, vm=get("vm_id") or get("name") or "", pid=get("pid") or ""
@@ -599,6 +621,9 @@ def kepler_view(
         workload_rows = tuple(
             w for w, g in zip(workload_rows, good.tolist(), strict=True) if g
         )
+    notes: list[tuple[str, str]] = []
+    if era.name in ("B", "C", "D", "E", "F"):
+        notes.extend(_check_total_unit(registry, fields, snapshot))
     keys_array = fields["key"]
     return KeplerView(
         snapshot=snapshot,
@@ -608,6 +633,78 @@ def kepler_view(
         generation=registry.generation,
         unique_keys=len(np.unique(keys_array)) == len(keys_array),
         refused=tuple(refused),
-        refused_count=int(np.count_nonzero(bad)),
+        refused_rows=all_rows[bad],
+        notes=tuple(notes),
         **fields,
     )
+
+
+# Zones whose sum Kepler's all-components total (kepler_container_joules_total) is:
+# package (with its core and uncore inside), dram, other and gpu. Core and uncore are
+# parts of package; adding them would count them twice.
+_TOTAL_PARTS = ("package", "dram", "other", "gpu")
+
+
+def _check_total_unit(
+    registry: Registry, fields: dict[str, npt.NDArray[Any]], snapshot: Snapshot
+) -> list[tuple[str, str]]:
+    """Check the ``total`` rows against the sum of their parts, fixing millijoules.
+
+    Some builds published ``kepler_container_joules_total`` in millijoules while its
+    parts were in joules: the total is then 1000 times their sum. Such a total is
+    divided by 1000 in ``fields`` (in place). Returns ``(zone, sentence)`` notes.
+    """
+    code = registry.zones.get("total", -1)
+    zone = fields["zone"]
+    is_total = zone == code
+    if not is_total.any():
+        return []
+    parts = np.isin(zone, [registry.zones.get(z, -2) for z in _TOTAL_PARTS])
+    if not parts.any():
+        return [
+            (
+                "total",
+                f"{snapshot.source or 'This scrape'} has Kepler's all-components "
+                "total but none of its parts, so the total's unit could not be "
+                "checked (check not possible); it is used as published.",
+            )
+        ]
+    # Totals and parts meet by workload and mode (the counter id without the zone).
+    info = registry.counter_info
+    workload_mode: dict[tuple[Workload, int], int] = {}
+    joined = np.array(
+        [
+            workload_mode.setdefault((info[k][0], info[k][2]), len(workload_mode))
+            for k in fields["key"].tolist()
+        ],
+        dtype=np.intp,
+    )
+    size = len(workload_mode)
+    joules = fields["joules"]
+    totals = np.bincount(joined[is_total], weights=joules[is_total], minlength=size)
+    sums = np.bincount(joined[parts], weights=joules[parts], minlength=size)
+    with_both = (np.bincount(joined[is_total], minlength=size) > 0) & (
+        np.bincount(joined[parts], minlength=size) > 0
+    )
+    total, part = float(totals[with_both].sum()), float(sums[with_both].sum())
+    if not part > 0:
+        return []
+    ratio = total / part
+    if abs(ratio - 1000.0) <= 10.0:
+        fields["joules"] = np.where(is_total, joules / 1000.0, joules)
+        return [
+            (
+                "total",
+                "kepler_container_joules_total looks like millijoules (it is "
+                f"{ratio:.1f} times the sum of its parts); it was divided by 1000.",
+            )
+        ]
+    if abs(ratio - 1.0) <= 0.01:
+        return []
+    return [
+        (
+            "total",
+            f"The total disagrees with components: kepler_container_joules_total is "
+            f"{ratio:.4g} times the sum of its parts; it is used as published.",
+        )
+    ]

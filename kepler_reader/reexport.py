@@ -308,7 +308,7 @@ class EndpointState:
         if snapshot.scraped_at is None:
             raise DataError(f"{source} has no scrape time, so it gives no interval.")
         view = kepler_view(snapshot, registry=self.registry)
-        self.refused += view.refused_count
+        self.refused += len(view.refused_rows)
         if view.era.name == "unknown":
             raise DataError(f"No Kepler energy metrics were recognised in {source}.")
         if self.options.zone not in view.zones:

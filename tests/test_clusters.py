@@ -25,6 +25,7 @@ import yaml
 
 import kepler_reader as kr
 from kepler_reader.cli import build_parser
+from kepler_reader.measure_cli import split_command
 from kepler_reader.serve import parse_listen
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,10 +131,14 @@ def parse_cli(args: list[str]) -> argparse.Namespace:
             f"kepler-reader {args[0]} has no {', '.join(sorted(missing))} on this "
             "branch yet"
         )
+    # As main() does: measure's command starts after its first "--".
+    words, command = split_command(args)
     try:
-        return build_parser().parse_args(args)
+        parsed = build_parser().parse_args(words)
     except SystemExit as error:
         raise AssertionError(f"kepler-reader rejects {args}") from error
+    parsed.measure_command = command
+    return parsed
 
 
 def test_every_yaml_file_parses() -> None:
@@ -372,9 +377,9 @@ def test_manifest_invocations_parse_with_the_cli() -> None:
 def test_measure_job_invocation_parses_with_the_cli() -> None:
     (args,) = [a for _, a in kepler_reader_args() if a[0] == "measure"]
     parsed = parse_cli(args)
-    assert parsed.namespace == "flux-system"
+    assert parsed.namespace == ["flux-system"]
     assert parsed.format == "json"
-    assert args[args.index("--") + 1 :] == [
+    assert parsed.measure_command == [
         "flux",
         "reconcile",
         "kustomization",
