@@ -136,3 +136,25 @@ def test_held_pods_and_memory_stay_bounded_under_churn() -> None:
         f"held pods {len(state.pods)} (bound {bound}); traced peak early "
         f"{early / 2**20:.1f} MiB, late {late / 2**20:.1f} MiB"
     )
+
+
+def test_a_window_over_a_long_gap_is_absent_not_zero() -> None:
+    options = ServeOptions(
+        interval_seconds=INTERVAL, windows_seconds=(60.0,), pod_ttl_seconds=600.0
+    )
+    state = EndpointState("n", options)
+    parser = kr.Parser()
+    watts, born = np.full(5, 3.0), np.full(5, T0 - 5.0)
+    for t in (T0, T0 + INTERVAL):
+        state.observe(parser.parse(body(range(5), t, watts, born), scraped_at=t))
+    assert state.window(60.0) is not None
+    # Scrapes fail for three minutes; the next good one spans the gap.
+    state.failed(kr.EndpointUnreachableError("refused", url="http://127.0.0.1:1/"))
+    t = T0 + 200.0
+    state.observe(parser.parse(body(range(5), t, watts, born), scraped_at=t))
+    assert state.window(60.0) is None
+    last = state.last
+    assert last is not None
+    assert (last.start, last.end) == (T0 + INTERVAL, t)
+    assert last.joules.tolist() == pytest.approx([3.0 * 190.0] * 5, rel=1e-12)
+    assert (state.scrapes, state.failures, state.up) == (4, 1, True)
