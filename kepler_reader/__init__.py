@@ -69,7 +69,9 @@ from .meter import Meter
 from .parser import Parser, StreamParser, parse, sniff_format
 from .plausibility import Limits, Refusal, check_delta
 from .recording import Recording, recording_from_snapshots
+from .reexport import DerivedCollector, EndpointState, ServeOptions
 from .scraping import Response, Scraper, fetch, scrape
+from .serve import MetricsServer, run_serve
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
 from .window import CounterWindow
 
@@ -79,8 +81,10 @@ __all__ = [
     "CounterWindow",
     "CredentialError",
     "DataError",
+    "DerivedCollector",
     "DiscoveryError",
     "DumpError",
+    "EndpointState",
     "EndpointUnreachableError",
     "EnergyDelta",
     "Era",
@@ -97,6 +101,7 @@ __all__ = [
     "Meter",
     "MeterStateError",
     "MetricFamily",
+    "MetricsServer",
     "MissingIntervalError",
     "NamespaceEnergy",
     "NamespaceMeasurement",
@@ -118,6 +123,7 @@ __all__ = [
     "ScrapeTimeoutError",
     "Scraper",
     "Series",
+    "ServeOptions",
     "Snapshot",
     "StreamParser",
     "TLSError",
@@ -136,6 +142,7 @@ __all__ = [
     "pod_sums",
     "read_dump",
     "recording_from_snapshots",
+    "run_serve",
     "scrape",
     "sniff_format",
     "write_dump",

@@ -348,7 +348,8 @@ def serve_from_args(args: argparse.Namespace) -> int:
     """Run ``kepler-reader serve`` with parsed arguments until SIGTERM or SIGINT.
 
     Returns:
-        0 after a clean stop; 2 when the flags contradict each other.
+        0 after a clean stop; 2 when the flags contradict each other (two URLs with
+        one node label among them).
 
     Raises:
         ListenError: The address cannot be bound.
@@ -367,12 +368,17 @@ def serve_from_args(args: argparse.Namespace) -> int:
                 f"{len(args.node)} --node names for {len(args.urls)} URLs; give one "
                 "per URL, in the same order, or none."
             )
+        nodes = args.node or [
+            urllib.parse.urlsplit(url).hostname or url for url in args.urls
+        ]
+        twice = sorted({n for n in nodes if nodes.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"Two URLs would serve as node {twice[0]!r}; name each with --node."
+            )
     except ValueError as error:
         print(f"kepler-reader serve: error: {error}", file=sys.stderr)
         return 2
     fetchers = [scraper_from_args(args, url) for url in args.urls]
-    nodes = args.node or [
-        urllib.parse.urlsplit(url).hostname or url for url in args.urls
-    ]
     run_serve(fetchers, nodes, options, host=host, port=port)
     return 0

@@ -351,6 +351,12 @@ def test_cli_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code = cli_main(["serve", url, "--node", "a", "--node", "b"])
     assert code == 2
     assert "2 --node names for 1 URLs" in capsys.readouterr().err
+    other = "http://127.0.0.1:2/metrics"
+    assert cli_main(["serve", url, other]) == 2
+    assert (
+        "Two URLs would serve as node '127.0.0.1'; name each with --node."
+        in capsys.readouterr().err
+    )
 
 
 def test_sigterm_stops_serve_with_exit_0() -> None:
