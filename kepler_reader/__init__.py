@@ -26,7 +26,9 @@ from .delta import (
     diff,
     pod_sums,
 )
+from .discovery import KeplerPod, discover, scrapers_for
 from .dumps import read_dump, write_dump
+from .endpoints import ScrapeResult, scrape_all
 from .exceptions import (
     AuthenticationError,
     CredentialError,
@@ -70,9 +72,11 @@ from .parser import Parser, StreamParser, parse, sniff_format
 from .plausibility import Limits, Refusal, check_delta
 from .recording import Recording, recording_from_snapshots
 from .reexport import DerivedCollector, EndpointState, ServeOptions
+from .replay import ReplayExporter
 from .scraping import Response, Scraper, fetch, scrape
 from .serve import MetricsServer, run_serve
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
+from .transport import Credentials
 from .window import CounterWindow
 
 __all__ = [
@@ -80,6 +84,7 @@ __all__ = [
     "CounterDeltas",
     "CounterWindow",
     "CredentialError",
+    "Credentials",
     "DataError",
     "DerivedCollector",
     "DiscoveryError",
@@ -91,6 +96,7 @@ __all__ = [
     "HTTPStatusError",
     "Histogram",
     "IncompleteResponseError",
+    "KeplerPod",
     "KeplerReaderError",
     "KeplerView",
     "LimitExceededError",
@@ -117,9 +123,11 @@ __all__ = [
     "Recording",
     "Refusal",
     "Registry",
+    "ReplayExporter",
     "Response",
     "Sample",
     "ScrapeError",
+    "ScrapeResult",
     "ScrapeTimeoutError",
     "Scraper",
     "Series",
@@ -135,6 +143,7 @@ __all__ = [
     "check_delta",
     "detect_era",
     "diff",
+    "discover",
     "fetch",
     "histograms",
     "kepler_view",
@@ -144,6 +153,8 @@ __all__ = [
     "recording_from_snapshots",
     "run_serve",
     "scrape",
+    "scrape_all",
+    "scrapers_for",
     "sniff_format",
     "write_dump",
 ]

@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .discovery import DEFAULT_LABEL_SELECTOR, SERVICE_ACCOUNT_DIR, discover
 from .scraping import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_SECONDS, Scraper
 from .transport import DEFAULT_RETRIES
 
@@ -27,12 +28,15 @@ __all__ = [
     "ENV_PREFIX",
     "PASSWORD_VARIABLE",
     "add_connection_options",
+    "add_discovery_options",
     "env_default",
     "env_name",
+    "port_number",
     "positive_int",
     "positive_seconds",
     "retry_count",
     "scraper_from_args",
+    "scrapers_from_args",
 ]
 
 #: The prefix of the environment variables that stand in for flags.
@@ -88,6 +92,18 @@ def retry_count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more: {text}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """An ``argparse`` type: a TCP port, 1 to 65535.
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is not such a number.
+    """
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a port (1-65535): {text}")
     return value
 
 
@@ -292,9 +308,15 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def scraper_from_args(
-    args: argparse.Namespace, url: str, *, lenient: bool = False
+    args: argparse.Namespace,
+    url: str,
+    *,
+    lenient: bool = False,
+    node: str | None = None,
 ) -> Scraper:
     """A :class:`~kepler_reader.Scraper` for ``url``, set up from the parsed flags.
+
+    ``node`` names the node it reports on (default: the URL's host).
 
     Raises:
         CredentialError: A CA, certificate or key file does not exist, or the
@@ -311,6 +333,7 @@ def scraper_from_args(
         max_body_bytes=args.max_body_bytes,
         openmetrics=args.openmetrics,
         lenient=lenient,
+        node=node,
         bearer_token_file=args.bearer_token_file,
         basic_auth_user=args.basic_auth_user,
         basic_auth_password=password,
@@ -320,3 +343,99 @@ def scraper_from_args(
         key_file=args.key_file,
         insecure=args.insecure,
     )
+
+
+def add_discovery_options(parser: argparse.ArgumentParser) -> None:
+    """Add the flags that find the endpoints through the Kubernetes API to ``parser``.
+
+    ``--kubernetes`` adds every running Kepler pod's URL to those on the command
+    line (see :func:`~kepler_reader.discover`); ``--this-node`` keeps only the pod on
+    ``NODE_NAME``'s node. Each flag also comes from its ``KEPLER_READER_*`` variable.
+    """
+    group = parser.add_argument_group("Kubernetes discovery")
+    _add(
+        group,
+        "--kubernetes",
+        switch=True,
+        help="scrape the Kepler pods listed by the Kubernetes API, with this pod's "
+        "service account",
+    )
+    _add(
+        group,
+        "--this-node",
+        switch=True,
+        help="with --kubernetes, only the pod on this node (env NODE_NAME)",
+    )
+    _add(
+        group,
+        "--kubernetes-namespace",
+        metavar="NS",
+        help="Kepler's namespace (default: this pod's)",
+    )
+    _add(
+        group,
+        "--kubernetes-selector",
+        default=DEFAULT_LABEL_SELECTOR,
+        metavar="SELECTOR",
+        help=f"label selector of the Kepler pods (default {DEFAULT_LABEL_SELECTOR})",
+    )
+    _add(
+        group,
+        "--service-account-dir",
+        default=SERVICE_ACCOUNT_DIR,
+        metavar="DIR",
+        help="where the token, ca.crt and namespace of the service account are "
+        f"(default {SERVICE_ACCOUNT_DIR})",
+    )
+    _add(
+        group,
+        "--metrics-port",
+        convert=port_number,
+        metavar="PORT",
+        help="port of the discovered pods (default: their port named http, else "
+        "28282; 8443 behind kube-rbac-proxy)",
+    )
+    _add(
+        group,
+        "--metrics-scheme",
+        convert=_scheme,
+        default="http",
+        metavar="SCHEME",
+        help="http, or https behind kube-rbac-proxy (default http)",
+    )
+
+
+def _scheme(text: str) -> str:
+    if text not in ("http", "https"):
+        raise argparse.ArgumentTypeError(f"must be http or https: {text!r}")
+    return text
+
+
+def scrapers_from_args(
+    args: argparse.Namespace, urls: Sequence[str], *, lenient: bool = False
+) -> list[Scraper]:
+    """One :class:`~kepler_reader.Scraper` per URL, plus one per discovered pod.
+
+    ``args`` needs the flags of :func:`add_connection_options`; those of
+    :func:`add_discovery_options` are optional. Discovered scrapers are named after
+    their pod's node; the others after their URL's host.
+
+    Raises:
+        DiscoveryError: ``--kubernetes`` and the API did not list the pods.
+        CredentialError: As :func:`scraper_from_args`.
+    """
+    scrapers = [scraper_from_args(args, url, lenient=lenient) for url in urls]
+    if getattr(args, "kubernetes", False):
+        pods = discover(
+            namespace=args.kubernetes_namespace,
+            label_selector=args.kubernetes_selector,
+            this_node=args.this_node,
+            port=args.metrics_port,
+            scheme=args.metrics_scheme,
+            service_account_dir=args.service_account_dir,
+        )
+        scrapers += [
+            scraper_from_args(args, pod.url, lenient=lenient, node=pod.node)
+            for pod in pods
+        ]
+    return scrapers

@@ -41,7 +41,7 @@ from .delta import align, pod_sums
 from .exceptions import DataError
 from .kepler import LEVELS, Era, KeplerView, Registry, kepler_view
 from .parser import Parser
-from .scraping import format_of
+from .scraping import parse_response
 
 if TYPE_CHECKING:
     from .scraping import Response
@@ -266,12 +266,7 @@ class EndpointState:
         Raises:
             ParseError: The body is not valid exposition text.
         """
-        return self.parser.parse(
-            response.body,
-            source=response.url,
-            scraped_at=response.scraped_at,
-            format=format_of(response.content_type) or "text",
-        )
+        return parse_response(response, self.parser)
 
     def failed(self, error: BaseException, seconds: float = math.nan) -> None:
         """Count a scrape that gave no usable snapshot; it leaves a gap, not a zero."""

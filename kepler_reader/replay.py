@@ -14,6 +14,7 @@ It only ever binds 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip as gzip_module
 import hmac
 import http.server
@@ -177,6 +178,8 @@ class _Server(http.server.ThreadingHTTPServer):
     ) -> None:
         self.exporter = exporter
         self._context = context
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__((_HOST, port), _Handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
@@ -185,7 +188,23 @@ class _Server(http.server.ThreadingHTTPServer):
             conn = self._context.wrap_socket(
                 conn, server_side=True, do_handshake_on_connect=False
             )
+        with self._open_lock:
+            self._open.add(conn)
         return conn, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def hang_up(self) -> None:
+        """Close every kept-alive connection, as a stopped exporter would."""
+        with self._open_lock:
+            conns = list(self._open)
+            self._open.clear()
+        for conn in conns:
+            with contextlib.suppress(OSError):  # already closed by the client
+                conn.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A refused handshake or a client that hung up: the client sees the
@@ -255,8 +274,12 @@ class ReplayExporter:
         self._lock = threading.Lock()
         self._scheme = "https" if tls is not None else "http"
         self._server = _Server(self, port, tls.context() if tls else None)
+        # A short poll keeps stop() quick; the idle cost is ten wake-ups a second.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="kepler-reader-replay", daemon=True
+            target=self._server.serve_forever,
+            args=(0.1,),
+            name="kepler-reader-replay",
+            daemon=True,
         )
 
     @property
@@ -313,6 +336,9 @@ class ReplayExporter:
         if self._thread.is_alive():
             self._server.shutdown()
         self._server.server_close()
+        # Handler threads wait on kept-alive connections; without this they would
+        # go on answering after the exporter stopped.
+        self._server.hang_up()
         self._thread.join(timeout=5)
 
     def __enter__(self) -> ReplayExporter:

@@ -26,6 +26,7 @@ import urllib3
 from .dumps import redact_url
 from .exceptions import (
     AuthenticationError,
+    CredentialError,
     EndpointUnreachableError,
     HTTPStatusError,
     IncompleteResponseError,
@@ -567,7 +568,8 @@ class Scraper:
         max_body_bytes: The largest body accepted, in bytes, compressed and
             decompressed.
         bearer_token_file: A file with a bearer token, read on every scrape.
-        basic_auth_user: User name for HTTP basic auth.
+        basic_auth_user: User name for HTTP basic auth (``user:password@`` in the
+            URL is taken as basic auth too, and removed from the URL).
         basic_auth_password: Basic-auth password (prefer ``basic_auth_password_file``).
         basic_auth_password_file: A file with the basic-auth password, read on every
             scrape.
@@ -615,6 +617,20 @@ class Scraper:
                 )
         if max_body_bytes <= 0:
             raise ValueError(f"max_body_bytes must be positive, not {max_body_bytes}")
+        shown = redact_url(url)
+        parts = urllib.parse.urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            # user:password@ in the URL is basic auth; keep it out of the URL so
+            # that it shows nowhere, and refuse it beside other credentials.
+            if bearer_token_file or basic_auth_user is not None:
+                raise CredentialError(
+                    f"{shown}: credentials in the URL and in the settings; give "
+                    "them once.",
+                    url=shown,
+                )
+            basic_auth_user = urllib.parse.unquote(parts.username or "")
+            basic_auth_password = urllib.parse.unquote(parts.password or "")
+            url = shown
         self.url = url
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -633,7 +649,6 @@ class Scraper:
             key_file=key_file,
             insecure=insecure,
         )
-        shown = redact_url(url)
         self._session = build_session(
             shown,
             self.credentials,

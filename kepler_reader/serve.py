@@ -51,7 +51,7 @@ __all__ = [
     "add_serve_arguments",
     "parse_listen",
     "run_serve",
-    "scrape_all",
+    "scrape_round",
     "serve_from_args",
 ]
 
@@ -178,12 +178,16 @@ class MetricsServer(http.server.ThreadingHTTPServer):
         return f"http://{shown}:{port}"
 
 
-def scrape_all(
+def scrape_round(
     fetchers: Sequence[Fetcher],
     states: Sequence[EndpointState],
     lock: threading.Lock,
 ) -> None:
-    """Scrape every endpoint once and update its state (failures become gaps)."""
+    """Scrape every endpoint once, one after another, and update its state.
+
+    A failed scrape is counted on its state and leaves a gap. Each endpoint's body is
+    parsed by its state's own parser, whose memory follows the body's size.
+    """
     for fetcher, state in zip(fetchers, states, strict=True):
         began = time.monotonic()
         try:
@@ -265,7 +269,7 @@ def run_serve(
     try:
         deadline = time.monotonic()
         while not stop.is_set():
-            scrape_all(fetchers, states, lock)
+            scrape_round(fetchers, states, lock)
             deadline += options.interval_seconds
             now = time.monotonic()
             if deadline < now:  # a slow round: start the next one on time again

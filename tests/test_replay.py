@@ -236,6 +236,26 @@ def test_missing_client_certificate_is_refused(certs: Certificates) -> None:
     ]
 
 
+def test_a_stopped_exporter_stops_answering_kept_connections() -> None:
+    exporter = ReplayExporter([A]).start()
+    with kr.Scraper(exporter.url, retries=0) as scraper:
+        assert scraper.fetch().body == A
+        exporter.stop()
+        with pytest.raises(kr.EndpointUnreachableError):
+            scraper.fetch()
+    assert exporter.requests_served == 1
+
+
+def test_a_restart_on_the_same_port() -> None:
+    with ReplayExporter([A]) as first, kr.Scraper(first.url) as scraper:
+        assert scraper.fetch().body == A
+        port = int(first.url.rsplit(":", 1)[1].split("/")[0])
+        first.stop()
+        with ReplayExporter([B], port=port) as second:
+            assert second.url == first.url
+            assert scraper.fetch().body == B
+
+
 def test_bad_options_are_refused() -> None:
     with pytest.raises(ValueError, match="at least one body"):
         ReplayExporter([])

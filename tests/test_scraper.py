@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import kepler_reader as kr
+from kepler_reader.cli import main
+from kepler_reader.replay import ReplayExporter
 from kepler_reader.scraping import ACCEPT_OPENMETRICS
 from tests.paths import KEPLER
 from tests.servers import (
@@ -139,6 +144,39 @@ def test_refused_connection_after_retries(
     retried = [r for r in caplog.records if r.getMessage().startswith("retrying")]
     assert len(retried) == 2
     assert waits == [0.2]
+
+
+@pytest.fixture
+def unaccepting() -> Iterator[str]:
+    """A port whose listen queue is full: connections hang until they time out."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        yield f"http://127.0.0.1:{port}/metrics"
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()
+
+
+def test_a_connect_timeout_is_retried(unaccepting: str) -> None:
+    with (
+        kr.Scraper(unaccepting, connect_timeout=0.2, timeout=5, retries=1) as s,
+        pytest.raises(kr.ScrapeTimeoutError) as caught,
+    ):
+        s.fetch()
+    assert str(caught.value) == (
+        f"{unaccepting}: no connection within 0.2 s after 1 retry."
+    )
 
 
 def test_a_read_timeout_is_not_retried() -> None:
@@ -308,9 +346,48 @@ def test_node_identity_and_repr() -> None:
     try:
         assert scraper.node == "node-a"
         assert repr(scraper) == (
-            "Scraper('http://127.0.0.1:28282/metrics', node='node-a', auth='none')"
+            "Scraper('http://127.0.0.1:28282/metrics', node='node-a', "
+            "auth='basic auth as user')"
         )
     finally:
         scraper.close()
     with kr.Scraper("http://127.0.0.1:28282/metrics") as plain:
         assert plain.node == "127.0.0.1"
+
+
+def test_the_scrape_command_keeps_the_token_out_of_the_dump(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    out = tmp_path / "dump.prom"
+    with ReplayExporter([BODY], token=TOKEN) as exporter:
+        flags = ["--bearer-token-file", str(token_file), "-o", str(out)]
+        code = main(["-vv", "scrape", exporter.url, *flags])
+        refused = main(["scrape", exporter.url, "--retries", "0"])
+    assert (code, refused) == (0, 3)
+    dump = out.read_bytes()
+    assert dump.endswith(BODY)
+    assert dump.startswith(b"# kepler-reader scraped_at=")
+    assert f"url={exporter.url}\n".encode() in dump.split(b"\n", 1)[0] + b"\n"
+    printed = "".join(capfd.readouterr())
+    assert "answered HTTP 401" in printed
+    assert TOKEN.encode() not in dump
+    assert TOKEN not in printed
+
+
+def test_credentials_in_the_url_are_basic_auth() -> None:
+    with serve({"/metrics": OK}) as running:
+        url = base_url(running) + "/metrics"
+        secret_url = url.replace("://", "://reader:p%40ss@")
+        with kr.Scraper(secret_url) as scraper:
+            response = scraper.fetch()
+            shown = repr(scraper)
+    assert response.url == url
+    assert _headers(running.requests[0][1])["authorization"] == (
+        "Basic " + base64.b64encode(b"reader:p@ss").decode()
+    )
+    assert "p%40ss" not in shown
+    assert "p@ss" not in shown
+    with pytest.raises(kr.CredentialError, match="in the URL and in the settings"):
+        kr.Scraper(secret_url, basic_auth_user="other")

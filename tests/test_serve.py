@@ -21,7 +21,7 @@ import kepler_reader as kr
 from kepler_reader.cli import main as cli_main
 from kepler_reader.demo import ReplayExporter
 from kepler_reader.reexport import DerivedCollector, EndpointState, ServeOptions
-from kepler_reader.serve import MetricsServer, parse_listen, scrape_all
+from kepler_reader.serve import MetricsServer, parse_listen, scrape_round
 from tests import servers
 from tests.paths import KEPLER, RELEASES
 
@@ -46,7 +46,7 @@ class Served:
         self.server = MetricsServer(self.collector, "127.0.0.1", 0)
 
     def tick(self, scraper: kr.Scraper) -> None:
-        scrape_all([scraper], [self.state], self.lock)
+        scrape_round([scraper], [self.state], self.lock)
 
     def get(self, path: str) -> requests.Response:
         return requests.get(self.server.url + path, timeout=5)
