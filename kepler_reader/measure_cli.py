@@ -199,6 +199,11 @@ def _run_command(command: Sequence[str]) -> int:
     except PermissionError as error:
         print(f"kepler-reader: {command[0]}: {error.strerror}", file=sys.stderr)
         return EXIT_NOT_RUNNABLE
+    except KeyboardInterrupt:
+        # Ctrl-C reached the command too (one process group); what ran until then
+        # is still measured and printed.
+        log.warning("interrupted: the command was stopped")
+        return 128 + signal.SIGINT
     code = finished.returncode
     if code < 0:
         log.info("the command was ended by signal %s", signal.Signals(-code).name)

@@ -150,6 +150,8 @@ class Trust:
         largest_gap_seconds: The longest time between two successful scrapes of one
             endpoint, in seconds.
         resets: Counters seen going down (a restart), each counted from zero.
+        wraps_corrected: Decreases read as wraps at a configured range (see
+            ``wrap_range_joules`` of :class:`~kepler_reader.Meter`), not resets.
         series_appeared: Counters first seen after the window's first scrape (new
             workloads, counted from zero).
         series_vanished: Counters missing from a scrape after being seen (ended
@@ -170,6 +172,7 @@ class Trust:
     scrapes_failed: int
     largest_gap_seconds: float
     resets: int
+    wraps_corrected: int
     series_appeared: int
     series_vanished: int
     zone: str

@@ -28,7 +28,7 @@ import statistics
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
@@ -135,6 +135,8 @@ class Meter:
         scraper_factory: Builds the scraper of one URL; by default
             ``Scraper(url, timeout=, lenient=, openmetrics=, **scraper_options)``.
             The meter closes the scrapers when it stops.
+        wrap_range_joules: Ranges of raw counters that wrap (joules per family
+            name), as for :func:`~kepler_reader.diff`; off by default.
         scraper_options: More keyword arguments of :class:`~kepler_reader.Scraper`
             (``retries``, ``bearer_token_file``, ``ca_file``, ...).
 
@@ -160,6 +162,7 @@ class Meter:
         lenient: bool = False,
         openmetrics: bool = False,
         scraper_factory: Callable[[str], Scraper] | None = None,
+        wrap_range_joules: Mapping[str, float] | None = None,
         **scraper_options: Any,
     ) -> None:
         urls = [url_or_urls] if isinstance(url_or_urls, str) else list(url_or_urls)
@@ -178,6 +181,7 @@ class Meter:
         self.interval = interval
         self.intensity = intensity
         self.limits = limits or Limits(max_pod_watts=power_ceiling_watts)
+        self.wrap_range_joules = dict(wrap_range_joules or {})
         namespaces = [namespace] if isinstance(namespace, str) else namespace
         self.selection = Selection(
             namespaces=None if namespaces is None else frozenset(namespaces),
@@ -302,10 +306,10 @@ class Meter:
                             "stopped; it was closed with it."
                         )
                         self.windows[name] = self._finish(self._open.pop(name))
-                main = self._open.pop("")
-                self._main = None
-                result = self._finish(main)
+                result = self._finish(self._open.pop(""))
             finally:
+                self._open.clear()
+                self._main = None
                 self._close_all()
         self.result = result
         if result.interval_seconds <= 0:
@@ -361,7 +365,9 @@ class Meter:
 
     def _open_window(self, name: str) -> _Window:
         parts = [
-            CounterWindow(e.node, self.zone, e.registry, self.limits)
+            CounterWindow(
+                e.node, self.zone, e.registry, self.limits, self.wrap_range_joules
+            )
             for e in self._endpoints
         ]
         return _Window(name, time.time(), parts)
@@ -511,6 +517,7 @@ class Meter:
             scrapes_failed=sum(p.failures for p in parts),
             largest_gap_seconds=max(p.largest_gap_seconds for p in parts),
             resets=sum(p.resets for p in parts),
+            wraps_corrected=sum(p.wraps for p in parts),
             series_appeared=sum(p.appeared for p in parts),
             series_vanished=sum(p.vanished for p in parts),
             zone=self.zone,

@@ -213,7 +213,7 @@ def merge(
 
 
 def check_delta(
-    delta: EnergyDelta, limits: Limits | None = None
+    delta: EnergyDelta, limits: Limits | None = None, *, refuse: bool = True
 ) -> tuple[EnergyDelta, tuple[Refusal, ...]]:
     """Apply the checks to a :func:`~kepler_reader.diff` result.
 
@@ -225,10 +225,13 @@ def check_delta(
     Args:
         delta: The result of :func:`~kepler_reader.diff`.
         limits: The ceilings; :class:`Limits` defaults when ``None``.
+        refuse: With ``False`` nothing is removed: the figures stay as computed and
+            each out-of-range value is only flagged, with a "suspect" warning
+            saying that the sums include it.
 
     Returns:
         A copy of ``delta`` without the refused values (one warning per refusal
-        added), and the refusals.
+        added), and the refusals (the suspect values, with ``refuse=False``).
     """
     limits = limits or Limits()
     deltas = delta.counters
@@ -288,6 +291,19 @@ def check_delta(
             )
         )
         pods = []
+    if not refuse:
+        flagged = attrs.evolve(
+            delta,
+            warnings=(
+                *delta.warnings,
+                *(
+                    f"Suspect {r.series} = {r.value!r} {r.unit}: {r.reason} "
+                    "The sums include it."
+                    for r in refusals
+                ),
+            ),
+        )
+        return flagged, tuple(refusals)
     checked = attrs.evolve(
         delta,
         pods=tuple(pods),

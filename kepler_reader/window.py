@@ -18,6 +18,7 @@ Windows do not scrape; :class:`~kepler_reader.Meter` scrapes and feeds them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import attrs
@@ -91,15 +92,25 @@ class CounterWindow:
         zone: The zone summed (``package``, ``core``, ...); zones are never added.
         registry: The registry every view fed to this window was built with.
         limits: The plausibility ceilings.
+        wrap_range_joules: Ranges of raw counters that wrap, in joules per family
+            name, as for :func:`~kepler_reader.diff`: a decrease from within 1 % of
+            the range to below 1 % of it is ``value - last + range``, not a reset.
     """
 
     def __init__(
-        self, node: str, zone: str, registry: Registry, limits: Limits
+        self,
+        node: str,
+        zone: str,
+        registry: Registry,
+        limits: Limits,
+        wrap_range_joules: Mapping[str, float] | None = None,
     ) -> None:
         self.node = node
         self.zone = zone
         self.registry = registry
         self.limits = limits
+        self.wrap_range_joules = dict(wrap_range_joules or {})
+        self.wraps = 0
         self.era: Era | None = None
         self.scrapes = 0
         self.failures = 0
@@ -184,6 +195,8 @@ class CounterWindow:
             self._refused[bad_keys] = True
             self._level[bad_keys] = view.level[bad_rows]
             self._group[bad_keys] = view.group[bad_rows]
+        if len(view.refused_rows):
+            self._mark_left_out(view)
         rows = zone_rows.rows[plausible]
         keys = zone_rows.key[plausible]
         values = zone_rows.joules[plausible]
@@ -208,6 +221,8 @@ class CounterWindow:
         delta = values - np.where(new, 0.0, self._last[keys])
         reset = ~new & (delta < 0)
         delta[reset] = values[reset]
+        if self.wrap_range_joules and reset.any():
+            self._correct_wraps(view, rows, keys, values, delta, reset)
         # The power checks divide by the time since the counter last moved: an
         # exporter refreshes every few seconds, so a scrape soon after a refresh
         # sees seconds' worth of energy that a shorter gap would inflate.
@@ -216,7 +231,7 @@ class CounterWindow:
             delta[:] = 0.0
         else:
             self.appeared += int(np.count_nonzero(new))
-            accepted = self._check_interval(keys, delta, elapsed, view, at)
+            accepted = self._check_interval(keys, delta, elapsed, reset, at)
             delta = np.where(accepted, delta, 0.0)
             reset &= accepted
             self._valid[keys] += accepted & ~new
@@ -236,12 +251,52 @@ class CounterWindow:
             self.first_at = at
         self.last_at = at
 
+    def _correct_wraps(
+        self,
+        view: KeplerView,
+        rows: npt.NDArray[np.intp],
+        keys: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        delta: npt.NDArray[np.float64],
+        reset: npt.NDArray[np.bool_],
+    ) -> None:
+        """Turn the resets that are wraps at a known range into corrected deltas."""
+        snapshot = view.snapshot
+        for i in np.flatnonzero(reset).tolist():
+            row = int(view.rows[rows[i]])
+            family = snapshot.families[int(snapshot.family_index[row])].name
+            size = self.wrap_range_joules.get(family)
+            before = float(self._last[keys[i]])
+            if size and before >= 0.99 * size and values[i] < 0.01 * size:
+                delta[i] = values[i] - before + size
+                reset[i] = False
+                self.wraps += 1
+
+    def _mark_left_out(self, view: KeplerView) -> None:
+        """Mark the counters the view left out (NaN, infinite, negative) as refused.
+
+        They are not in the view's arrays; the registry's cache of how each series
+        maps onto the model still knows their counter and pod.
+        """
+        snapshot = view.snapshot
+        zone = self.registry.zones.get(self.zone, -1)
+        for row in view.refused_rows.tolist():
+            family = snapshot.families[int(snapshot.family_index[row])].name
+            cache = self.registry.rows.get((view.era.name, family), {})
+            mapped = cache.get(snapshot.series[row])
+            if mapped is None or mapped[0] != zone:
+                continue
+            key, group = mapped[4], mapped[5]
+            self._refused[key] = True
+            self._level[key] = LEVELS.index(mapped[3].level)
+            self._group[key] = group
+
     def _check_interval(
         self,
         keys: npt.NDArray[np.int64],
         delta: npt.NDArray[np.float64],
         elapsed: npt.NDArray[np.float64],
-        view: KeplerView,
+        reset: npt.NDArray[np.bool_],
         at: float,
     ) -> npt.NDArray[np.bool_]:
         """Refuse the pods and the node whose power over the interval is implausible."""
@@ -301,9 +356,12 @@ class CounterWindow:
                 )
                 accepted &= ~is_node
         pods_joules = float(delta[is_pod & accepted].sum())
+        # A node counter that went down (Kepler 0.10+ passes the raw RAPL counter
+        # through, and it wraps) gives no usable node figure for the comparison.
         if (
             limits.max_pods_to_node is not None
             and is_node.any()
+            and not reset[is_node].any()
             and bool(accepted[is_node].all())
             and node_joules > 0
             and pods_joules > limits.max_pods_to_node * node_joules

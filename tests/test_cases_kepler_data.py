@@ -417,3 +417,35 @@ def test_28_pseudo_pods_count_in_namespaces_and_in_the_meter_window() -> None:
         ("ci", "auth-1"): 190.24,
         ("", ""): 9.0,
     }
+
+
+def test_21_without_refusing_the_numbers_stay_and_are_flagged_suspect() -> None:
+    delta = kr.diff(
+        case(SCRAPES_21[0]), case(SCRAPES_21[1]), interval=30.0, zone="total"
+    )
+    flagged, suspects = kr.check_delta(delta, refuse=False)
+    assert flagged.pods == delta.pods
+    spike = flagged.pod("kube-flannel", "flannel-ds-1")
+    assert spike is not None
+    assert spike.joules == 922337203759970.1 - 12.5
+    assert {r.series.split("{")[0] for r in suspects} == {
+        "kepler_container_joules_total",  # c-ccc, near 2^64
+        "pod kube-flannel/flannel-ds-1",  # 3e13 W
+    }
+    suspect = [w for w in flagged.warnings if w.startswith("Suspect")]
+    assert len(suspect) == 2
+    assert all(w.endswith("The sums include it.") for w in suspect)
+
+
+def test_23_the_meter_window_corrects_the_wrap_too() -> None:
+    registry = kr.Registry(max_entries=1 << 62)
+    counters = kr.CounterWindow(
+        "node-a", "package", registry, kr.Limits(), wrap_range_joules=RANGE_23
+    )
+    for i, name in enumerate(SCRAPES_23):
+        counters.add(kr.kepler_view(case(name), registry=registry), 30.0 * i)
+    assert counters.totals().node_joules == pytest.approx(99.999938 + 20.0, abs=1e-9)
+    assert (counters.wraps, counters.resets) == (1, 1)
+    plain = window(SCRAPES_23, "package", kr.Limits(), 30.0)
+    assert plain.totals().node_joules == 56.0 + 20.0
+    assert (plain.wraps, plain.resets) == (0, 2)

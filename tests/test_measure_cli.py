@@ -236,3 +236,18 @@ def test_split_command_only_splits_measure() -> None:
         ["ls"],
     )
     assert split_command(["diff", "a", "--", "b"]) == (["diff", "a", "--", "b"], [])
+
+
+def test_a_command_ended_by_a_signal_is_128_plus_n(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bodies = [pod_body({("a", "p"): 1.0}), pod_body({("a", "p"): 2.0})]
+    kill = (
+        "import os, signal, time; time.sleep(0.3); os.kill(os.getpid(), signal.SIGTERM)"
+    )
+    with exporter(bodies) as (url, _):
+        code = main(
+            ["measure", url, "--interval", "600", "--", sys.executable, "-c", kill]
+        )
+    assert code == 128 + 15
+    assert "command exit status: 143" in capsys.readouterr().out
