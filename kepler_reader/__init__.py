@@ -40,6 +40,7 @@ from .exceptions import (
     IncompleteResponseError,
     KeplerReaderError,
     LimitExceededError,
+    ListenError,
     MeterStateError,
     MissingIntervalError,
     NotAnExpositionError,
@@ -79,8 +80,10 @@ __all__ = [
     "CredentialError",
     "Credentials",
     "DataError",
+    "DerivedCollector",
     "DiscoveryError",
     "DumpError",
+    "EndpointState",
     "EndpointUnreachableError",
     "EnergyDelta",
     "Era",
@@ -92,10 +95,12 @@ __all__ = [
     "KeplerView",
     "LimitExceededError",
     "LineProblem",
+    "ListenError",
     "Measurement",
     "Meter",
     "MeterStateError",
     "MetricFamily",
+    "MetricsServer",
     "MissingIntervalError",
     "NamespaceEnergy",
     "NamespaceMeasurement",
@@ -120,6 +125,7 @@ __all__ = [
     "ScrapeTimeoutError",
     "Scraper",
     "Series",
+    "ServeOptions",
     "Snapshot",
     "StreamParser",
     "TLSError",
@@ -139,6 +145,7 @@ __all__ = [
     "pod_sums",
     "read_dump",
     "recording_from_snapshots",
+    "run_serve",
     "scrape",
     "scrape_all",
     "scrapers_for",
@@ -150,6 +157,11 @@ __all__ = [
 # which is most of the import time; they are loaded on first use, so that reading a
 # dump or computing a delta does not pay for the HTTP stack.
 _LAZY = {
+    "DerivedCollector": "reexport",
+    "EndpointState": "reexport",
+    "ServeOptions": "reexport",
+    "MetricsServer": "serve",
+    "run_serve": "serve",
     "KeplerPod": "discovery",
     "discover": "discovery",
     "scrapers_for": "discovery",
@@ -168,8 +180,10 @@ if TYPE_CHECKING:
     from .discovery import KeplerPod, discover, scrapers_for
     from .endpoints import ScrapeResult, scrape_all
     from .meter import Meter
+    from .reexport import DerivedCollector, EndpointState, ServeOptions
     from .replay import ReplayExporter
     from .scraping import Response, Scraper, fetch, scrape
+    from .serve import MetricsServer, run_serve
     from .transport import Credentials
 
 

@@ -21,6 +21,7 @@ from .exceptions import DumpError, KeplerReaderError, ScrapeError
 from .measure_cli import add_measure_parser, run_measure, split_command
 from .output import delta_csv, delta_json, delta_table, snapshot_json, snapshot_table
 from .replay import add_replay_command, run_replay
+from .serve import add_serve_arguments, serve_from_args
 
 __all__ = ["build_parser", "main"]
 
@@ -131,8 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of waiting 3 s",
     )
     _energy_options(demo, zone=False)
-    add_measure_parser(commands)
+
+    serve = commands.add_parser(
+        "serve",
+        help="scrape Kepler on an interval and serve per-pod and namespace power",
+        description="Scrape Kepler endpoints every --interval seconds and serve "
+        "derived series on /metrics (power per pod and namespace over the last "
+        "interval and over windows, energy per namespace, scrape quality), with "
+        "/healthz and /readyz. Stops cleanly on SIGTERM.",
+    )
+    add_serve_arguments(serve)
     add_replay_command(commands)
+    add_measure_parser(commands)
     return parser
 
 
@@ -201,6 +212,8 @@ def _run(args: argparse.Namespace) -> int:
             args.format, diff(before, after, zone=args.zone, interval=args.interval)
         )
         return EXIT_OK
+    if args.command == "serve":
+        return serve_from_args(args)
     if args.command == "measure":
         return run_measure(args, args.measure_command)
     if args.command == "demo":

@@ -17,6 +17,7 @@ caller can catch that one class and know nothing else escapes by design::
     │   └── DiscoveryError                      the Kubernetes API did not list the pods
     ├── DumpError                               a saved dump that cannot be read
     ├── LimitExceededError                      input larger than a configured limit
+    ├── ListenError                             serve cannot bind its address
     ├── DataError (also a ValueError)           numbers that cannot give an answer
     │   ├── MissingIntervalError                no scrape times and no interval given
     │   └── NothingMeasuredError                a window with no interval measured
@@ -39,6 +40,7 @@ __all__ = [
     "IncompleteResponseError",
     "KeplerReaderError",
     "LimitExceededError",
+    "ListenError",
     "MeterStateError",
     "MissingIntervalError",
     "NotAnExpositionError",
@@ -227,6 +229,13 @@ class LimitExceededError(KeplerReaderError):
         self.limit = limit
         self.value = value
         super().__init__(message)
+
+
+class ListenError(KeplerReaderError):
+    """``serve`` cannot listen on the address it was given (in use, not local).
+
+    The message names the address; the ``OSError`` is the cause.
+    """
 
 
 class DataError(KeplerReaderError, ValueError):
