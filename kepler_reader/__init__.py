@@ -16,6 +16,7 @@ pod, namespace and node between two scrapes::
 from __future__ import annotations
 
 from ._version import __version__
+from .comparison import Comparison, ComparisonRow, compare, read_results
 from .delta import (
     CounterDeltas,
     EnergyDelta,
@@ -32,6 +33,7 @@ from .exceptions import (
     DataError,
     DumpError,
     EndpointUnreachableError,
+    ExtraMissingError,
     HTTPStatusError,
     IncompleteResponseError,
     KeplerReaderError,
@@ -39,6 +41,7 @@ from .exceptions import (
     MissingIntervalError,
     NotAnExpositionError,
     ParseError,
+    ResultsFileError,
     ScrapeError,
     ScrapeTimeoutError,
 )
@@ -53,18 +56,22 @@ from .kepler import (
     kepler_view,
 )
 from .parser import Parser, StreamParser, parse, sniff_format
+from .plot import PowerSeries, plot_comparison, plot_power, power_over_time
 from .recording import Recording, recording_from_snapshots
 from .scraping import Response, Scraper, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
 
 __all__ = [
     "AuthenticationError",
+    "Comparison",
+    "ComparisonRow",
     "CounterDeltas",
     "DataError",
     "DumpError",
     "EndpointUnreachableError",
     "EnergyDelta",
     "Era",
+    "ExtraMissingError",
     "HTTPStatusError",
     "Histogram",
     "IncompleteResponseError",
@@ -81,9 +88,11 @@ __all__ = [
     "ParseWarning",
     "Parser",
     "PodEnergy",
+    "PowerSeries",
     "Recording",
     "Registry",
     "Response",
+    "ResultsFileError",
     "Sample",
     "ScrapeError",
     "ScrapeTimeoutError",
@@ -95,14 +104,19 @@ __all__ = [
     "ZoneSlice",
     "__version__",
     "align",
+    "compare",
     "detect_era",
     "diff",
     "fetch",
     "histograms",
     "kepler_view",
     "parse",
+    "plot_comparison",
+    "plot_power",
     "pod_sums",
+    "power_over_time",
     "read_dump",
+    "read_results",
     "recording_from_snapshots",
     "scrape",
     "sniff_format",

@@ -1,8 +1,8 @@
 """The ``kepler-reader`` command: a thin layer of argument parsing and formatting.
 
 Exit codes: 0 success, 1 invalid input (parse or data error), 2 usage error, 3 scrape
-failure, 4 file error. Errors are one readable line (or a parse error with its caret)
-on stderr; data goes to stdout.
+failure, 4 file error, 5 an optional extra is missing (matplotlib for plots). Errors
+are one readable line (or a parse error with its caret) on stderr; data goes to stdout.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .cli_compare import add_compare_parser, add_plot_parser, run_compare, run_plot
 from .cli_options import add_connection_options, positive_seconds, scraper_from_args
 from .delta import EnergyDelta, diff
 from .demo import BUNDLED_RELEASES, run_demo
 from .dumps import dump_header, read_dump, write_dump
-from .exceptions import DumpError, KeplerReaderError, ScrapeError
+from .exceptions import DumpError, ExtraMissingError, KeplerReaderError, ScrapeError
 from .output import delta_csv, delta_json, delta_table, snapshot_json, snapshot_table
 
 __all__ = ["build_parser", "main"]
@@ -27,6 +28,7 @@ EXIT_INVALID_INPUT = 1
 EXIT_USAGE = 2
 EXIT_SCRAPE = 3
 EXIT_FILE = 4
+EXIT_MISSING_EXTRA = 5
 
 log = logging.getLogger("kepler_reader")
 
@@ -129,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of waiting 3 s",
     )
     _energy_options(demo, zone=False)
+    add_compare_parser(commands)
+    add_plot_parser(commands)
     return parser
 
 
@@ -200,6 +204,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         _print_delta(args.format, run_demo(args.release, wait=not args.no_wait))
         return EXIT_OK
+    if args.command == "compare":
+        return run_compare(args)
+    if args.command == "plot":
+        return run_plot(args)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 
@@ -208,6 +216,8 @@ def _exit_code(error: KeplerReaderError) -> int:
         return EXIT_SCRAPE
     if isinstance(error, DumpError):
         return EXIT_FILE
+    if isinstance(error, ExtraMissingError):
+        return EXIT_MISSING_EXTRA
     return EXIT_INVALID_INPUT  # ParseError, DataError, LimitExceededError
 
 

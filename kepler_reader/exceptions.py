@@ -13,9 +13,11 @@ caller can catch that one class and know nothing else escapes by design::
     │   ├── NotAnExpositionError                HTML, JSON or another non-metrics body
     │   └── IncompleteResponseError             body shorter than announced, cut chunks
     ├── DumpError                               a saved dump that cannot be read
+    │   └── ResultsFileError                    a measurement results file (JSON)
     ├── LimitExceededError                      input larger than a configured limit
-    └── DataError (also a ValueError)           numbers that cannot give an answer
-        └── MissingIntervalError                no scrape times and no interval given
+    ├── DataError (also a ValueError)           numbers that cannot give an answer
+    │   └── MissingIntervalError                no scrape times and no interval given
+    └── ExtraMissingError                       an optional extra is not installed
 
 Scrape errors carry the URL and are raised ``from`` the underlying ``requests``
 error, so the original traceback stays available.
@@ -28,6 +30,7 @@ __all__ = [
     "DataError",
     "DumpError",
     "EndpointUnreachableError",
+    "ExtraMissingError",
     "HTTPStatusError",
     "IncompleteResponseError",
     "KeplerReaderError",
@@ -35,6 +38,7 @@ __all__ = [
     "MissingIntervalError",
     "NotAnExpositionError",
     "ParseError",
+    "ResultsFileError",
     "ScrapeError",
     "ScrapeTimeoutError",
 ]
@@ -171,6 +175,17 @@ class DumpError(KeplerReaderError):
         super().__init__(message)
 
 
+class ResultsFileError(DumpError):
+    """A file of measurement results (``diff``/``measure`` JSON) cannot be used.
+
+    Raised for a missing or unreadable file, text that is not JSON, JSON that holds no
+    result objects, and a glob that matches no file.
+
+    Attributes:
+        path: The path (or pattern) of the file.
+    """
+
+
 class LimitExceededError(KeplerReaderError):
     """Input exceeded a configured limit.
 
@@ -191,3 +206,15 @@ class DataError(KeplerReaderError, ValueError):
 
 class MissingIntervalError(DataError):
     """Neither scrape times nor an explicit interval are available for a delta."""
+
+
+class ExtraMissingError(KeplerReaderError):
+    """A feature needs an optional extra that is not installed.
+
+    Attributes:
+        extra: The extra to install (``pip install 'kepler-reader[EXTRA]'``).
+    """
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        self.extra = extra
+        super().__init__(message)
