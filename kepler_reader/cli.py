@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from . import __version__
 from .cli_options import add_connection_options, positive_seconds, scraper_from_args
+from .cli_record import add_record_parser
+from .cli_top import add_top_parser
 from .delta import EnergyDelta, diff
 from .demo import BUNDLED_RELEASES, run_demo
 from .dumps import dump_header, read_dump, write_dump
@@ -129,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of waiting 3 s",
     )
     _energy_options(demo, zone=False)
+    add_record_parser(commands)
+    add_top_parser(commands)
     return parser
 
 
@@ -159,6 +163,10 @@ def _print_delta(delta_format: str, result: EnergyDelta) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # a subcommand in a module of its own
+        code: int = handler(args)
+        return code
     if args.command == "parse":
         path = "/dev/stdin" if args.file == "-" else args.file
         snapshot = read_dump(path, lenient=args.lenient)
