@@ -39,6 +39,7 @@ from .exceptions import (
     MissingIntervalError,
     NotAnExpositionError,
     ParseError,
+    RecordingError,
     ScrapeError,
     ScrapeTimeoutError,
 )
@@ -53,6 +54,7 @@ from .kepler import (
     kepler_view,
 )
 from .parser import Parser, StreamParser, parse, sniff_format
+from .recorder import RecordingWriter, iter_records, read_recording
 from .recording import Recording, recording_from_snapshots
 from .scraping import Response, Scraper, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
@@ -82,6 +84,8 @@ __all__ = [
     "Parser",
     "PodEnergy",
     "Recording",
+    "RecordingError",
+    "RecordingWriter",
     "Registry",
     "Response",
     "Sample",
@@ -99,10 +103,12 @@ __all__ = [
     "diff",
     "fetch",
     "histograms",
+    "iter_records",
     "kepler_view",
     "parse",
     "pod_sums",
     "read_dump",
+    "read_recording",
     "recording_from_snapshots",
     "scrape",
     "sniff_format",

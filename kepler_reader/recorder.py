@@ -31,7 +31,7 @@ import urllib.parse
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 
 import attrs
 import numpy as np
@@ -650,6 +650,28 @@ def _entries(
         ) from error
     finally:
         os.close(fd)
+
+
+@overload
+def iter_records(
+    path: str | os.PathLike[str],
+    *,
+    gaps: Literal[False] = False,
+    lenient: bool = False,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Iterator[Record]: ...
+
+
+@overload
+def iter_records(
+    path: str | os.PathLike[str],
+    *,
+    gaps: bool,
+    lenient: bool = False,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Iterator[Record | Gap]: ...
 
 
 def iter_records(
