@@ -23,12 +23,12 @@ from .cli_options import (
     positive_seconds,
     scraper_from_args,
 )
-from .exceptions import KeplerReaderError
+from .exceptions import KeplerReaderError, LimitExceededError
 from .recorder import RecordingWriter
-from .schedule import ScrapeWorkers, StopSignals, Ticker
+from .schedule import POLL_SECONDS, Outcome, ScrapeWorkers, StopSignals, Ticker
 
 if TYPE_CHECKING:
-    from .scraping import Response
+    from .scraping import Response, Scraper
 
 __all__ = ["add_record_parser", "run_record"]
 
@@ -116,6 +116,36 @@ class _Progress:
             self._stream.flush()
 
 
+def _store(
+    writer: RecordingWriter,
+    scraper: Scraper,
+    outcome: Outcome[Response],
+    progress: _Progress,
+    failing: dict[int, str],
+) -> None:
+    """Append one scrape's outcome: its body, or a gap saying why there is none."""
+    error = outcome.error
+    if error is None and outcome.value is not None:
+        try:
+            writer.write_response(outcome.value, node=scraper.node)
+        except LimitExceededError as too_large:
+            error = too_large
+        else:
+            progress.scrapes += 1
+            if failing.pop(outcome.worker, None) is not None:
+                log.warning("%s answers again", outcome.value.url)
+            return
+    if not isinstance(error, KeplerReaderError):
+        raise error or AssertionError("a scrape outcome with neither value nor error")
+    reason = str(error)
+    writer.write_gap(outcome.started_at, scraper.url, reason, node=scraper.node)
+    progress.gaps += 1
+    progress.last_error = reason
+    if failing.get(outcome.worker) != reason:
+        log.warning("scrape failed, recorded as a gap: %s", reason)
+    failing[outcome.worker] = reason
+
+
 def run_record(args: argparse.Namespace) -> int:
     """Run ``kepler-reader record`` until the duration ends or a signal stops it.
 
@@ -167,26 +197,13 @@ def run_record(args: argparse.Namespace) -> int:
                                 scraper,
                             )
                     ticker.advance(now)
-                wait = ticker.next_at - time.monotonic()
+                wait = (
+                    POLL_SECONDS
+                    if last_tick_done
+                    else ticker.next_at - time.monotonic()
+                )
                 for outcome in workers.collect(wait):
-                    scraper = scrapers[outcome.worker]
-                    if outcome.error is None and outcome.value is not None:
-                        writer.write_response(outcome.value, node=scraper.node)
-                        progress.scrapes += 1
-                        if failing.pop(outcome.worker, None) is not None:
-                            log.warning("%s answers again", outcome.value.url)
-                    elif isinstance(outcome.error, KeplerReaderError):
-                        reason = str(outcome.error)
-                        writer.write_gap(
-                            outcome.started_at, scraper.url, reason, node=scraper.node
-                        )
-                        progress.gaps += 1
-                        progress.last_error = reason
-                        if failing.get(outcome.worker) != reason:
-                            log.warning("scrape failed, recorded as a gap: %s", reason)
-                        failing[outcome.worker] = reason
-                    else:
-                        raise outcome.error or AssertionError("an empty outcome")
+                    _store(writer, scrapers[outcome.worker], outcome, progress, failing)
                     progress.show(writer.bytes_written)
         finally:
             workers.close()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import pty
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -391,3 +393,75 @@ def test_top_stops_on_sigint(tmp_path: Path) -> None:
     assert err == ""
     assert "zone package" in seen[0]
     assert "checkout-api-6c8f9d7b5-m2w9x" in seen[3]  # the top row
+
+
+def read_terminal(fd: int, until: bytes, seconds: float = 30) -> bytes:
+    """Read a pseudo-terminal until ``until`` appears (bounded in time)."""
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while until not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:  # the other side closed
+                break
+    return seen
+
+
+def on_terminal(args: list[str], stream: str) -> tuple[subprocess.Popen[bytes], int]:
+    """Start kepler-reader with ``stream`` ("stdout" or "stderr") on a pty."""
+    parent, child = pty.openpty()
+    where = {stream: child}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kepler_reader", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=where.get("stdout", subprocess.DEVNULL),
+        stderr=where.get("stderr", subprocess.DEVNULL),
+    )
+    os.close(child)
+    return process, parent
+
+
+def test_record_shows_progress_on_a_terminal(tmp_path: Path) -> None:
+    path = tmp_path / "r.krec"
+    dead = f"http://127.0.0.1:{free_port()}/metrics"
+    with ReplayExporter([V011]) as exporter:
+        process, terminal = on_terminal(
+            ["record", exporter.url, dead, "--interval", "0.05", "--timeout", "2",
+             "-o", str(path)],
+            "stderr",
+        )  # fmt: skip
+        try:
+            shown = read_terminal(terminal, b" 3 scrapes")
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            os.close(terminal)
+    line = shown.rsplit(b"\r\x1b[K", 1)[-1].decode()
+    assert re.match(
+        r"kepler-reader record: \d+ scrapes, \d+ gaps, \d+\.\d MB to ", line
+    )
+    assert f"last error: {dead} is unreachable" in shown.decode()
+
+
+def test_top_redraws_in_place_on_a_terminal() -> None:
+    with ReplayExporter([V011, V011_T3]) as exporter:
+        process, terminal = on_terminal(
+            ["top", exporter.url, "--interval", "0.1", "--iterations", "2"], "stdout"
+        )
+        try:
+            assert process.wait(timeout=30) == 0
+            shown = read_terminal(terminal, b"never", seconds=1).decode()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            os.close(terminal)
+    screens = shown.split("\x1b[H\x1b[2J")
+    assert screens[0] == ""
+    assert len(screens) == 3
+    assert "checkout-api-6c8f9d7b5-m2w9x" in screens[1]
