@@ -41,6 +41,7 @@ from .exceptions import (
     MissingIntervalError,
     NotAnExpositionError,
     ParseError,
+    RecordingError,
     ResultsFileError,
     ScrapeError,
     ScrapeTimeoutError,
@@ -57,6 +58,7 @@ from .kepler import (
 )
 from .parser import Parser, StreamParser, parse, sniff_format
 from .plot import PowerSeries, plot_comparison, plot_power, power_over_time
+from .recorder import RecordingWriter, iter_records, read_recording
 from .recording import Recording, recording_from_snapshots
 from .scraping import Response, Scraper, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
@@ -90,6 +92,8 @@ __all__ = [
     "PodEnergy",
     "PowerSeries",
     "Recording",
+    "RecordingError",
+    "RecordingWriter",
     "Registry",
     "Response",
     "ResultsFileError",
@@ -109,6 +113,7 @@ __all__ = [
     "diff",
     "fetch",
     "histograms",
+    "iter_records",
     "kepler_view",
     "parse",
     "plot_comparison",
@@ -116,6 +121,7 @@ __all__ = [
     "pod_sums",
     "power_over_time",
     "read_dump",
+    "read_recording",
     "read_results",
     "recording_from_snapshots",
     "scrape",

@@ -13,8 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .cli_compare import add_compare_parser, add_plot_parser, run_compare, run_plot
+from .cli_compare import add_compare_parser, add_plot_parser
 from .cli_options import add_connection_options, positive_seconds, scraper_from_args
+from .cli_record import add_record_parser
+from .cli_top import add_top_parser
 from .delta import EnergyDelta, diff
 from .demo import BUNDLED_RELEASES, run_demo
 from .dumps import dump_header, read_dump, write_dump
@@ -133,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     _energy_options(demo, zone=False)
     add_compare_parser(commands)
     add_plot_parser(commands)
+    add_record_parser(commands)
+    add_top_parser(commands)
     return parser
 
 
@@ -163,6 +167,10 @@ def _print_delta(delta_format: str, result: EnergyDelta) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # a subcommand in a module of its own
+        code: int = handler(args)
+        return code
     if args.command == "parse":
         path = "/dev/stdin" if args.file == "-" else args.file
         snapshot = read_dump(path, lenient=args.lenient)
@@ -204,10 +212,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         _print_delta(args.format, run_demo(args.release, wait=not args.no_wait))
         return EXIT_OK
-    if args.command == "compare":
-        return run_compare(args)
-    if args.command == "plot":
-        return run_plot(args)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 

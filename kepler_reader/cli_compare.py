@@ -2,8 +2,9 @@
 
 ``compare`` reads two sets of measurement results and prints
 :func:`~kepler_reader.compare` as a table, JSON or CSV (and, with ``--plot``, draws it
-as bars). ``plot`` draws the power over time of a recording: dumps written by
-``kepler-reader scrape -o``, given as files or globs.
+as bars). ``plot`` draws the power over time of a recording: the files of
+``kepler-reader record``, or dumps written by ``kepler-reader scrape -o``, given as
+files or globs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import glob
 import logging
 import os
 import sys
+import zlib
 from importlib import resources
 
 from .comparison import (
@@ -23,8 +25,9 @@ from .comparison import (
     read_results,
 )
 from .dumps import read_dump
-from .exceptions import DumpError, MissingIntervalError
-from .recording import recording_from_snapshots
+from .exceptions import DataError, DumpError, MissingIntervalError
+from .recorder import RECORD_PREFIX, read_recording
+from .recording import Recording, recording_from_snapshots
 
 __all__ = ["add_compare_parser", "add_plot_parser", "run_compare", "run_plot"]
 
@@ -104,7 +107,7 @@ def add_compare_parser(
         help="also draw the comparison as bars with intervals (PNG); needs the "
         "plot extra",
     )
-    parser.set_defaults(compare_parser=parser)
+    parser.set_defaults(compare_parser=parser, handler=run_compare)
 
 
 def _at_least_two(text: str) -> int:
@@ -179,15 +182,16 @@ def add_plot_parser(
         help="draw power over time from saved dumps (needs the plot extra)",
         description="Draw the power of each namespace or pod over time, stacked, with "
         "the node's power as a line, gaps (missed scrapes) shaded and counter resets "
-        "marked. RECORDING is dumps written by `kepler-reader scrape -o` (files or "
-        "globs; each carries its scrape time). Needs matplotlib: pip install "
-        "'kepler-reader[plot]'.",
+        "marked. RECORDING is the file(s) of `kepler-reader record`, or dumps written "
+        "by `kepler-reader scrape -o` (each carries its scrape time); files or globs. "
+        "Needs matplotlib: pip install 'kepler-reader[plot]'.",
     )
     parser.add_argument(
         "recording",
         nargs="+",
         metavar="RECORDING",
-        help="dump files or globs, at least two scrapes of one node",
+        help="recording files, or dump files, or globs: at least two scrapes of one "
+        "node",
     )
     parser.add_argument(
         "-o", "--output", required=True, metavar="FILE", help="the image to write (PNG)"
@@ -211,8 +215,14 @@ def add_plot_parser(
         help="the zone to draw (default package); zones are never added together",
     )
     parser.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="the endpoint to draw from a recording of several",
+    )
+    parser.add_argument(
         "--lenient", action="store_true", help="skip bad lines in the dumps"
     )
+    parser.set_defaults(handler=run_plot)
 
 
 def _at_least_one(text: str) -> int:
@@ -240,6 +250,54 @@ def _dump_paths(patterns: list[str]) -> list[str]:
     return paths
 
 
+def _is_recording(path: str) -> bool:
+    """Whether ``path`` starts like a file of ``kepler-reader record``."""
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(4096)
+    except OSError:
+        return False  # read_dump reports it
+    if not start.startswith(b"\x1f\x8b"):
+        return False
+    try:
+        head = zlib.decompressobj(wbits=31).decompress(start, len(RECORD_PREFIX))
+    except zlib.error:
+        return False
+    return head == RECORD_PREFIX
+
+
+def _load(args: argparse.Namespace) -> Recording:
+    paths = _dump_paths(args.recording)
+    recordings = [path for path in paths if _is_recording(path)]
+    if recordings:
+        if len(recordings) != len(paths):
+            raise DataError(
+                "Give either recording files or dumps, not both: "
+                f"{', '.join(p for p in paths if p not in recordings)} are dumps."
+            )
+        recording = read_recording(recordings, lenient=args.lenient)
+        urls = sorted(set(recording.sources))
+        if args.endpoint is None and len(urls) > 1:
+            raise DataError(
+                f"The recording holds scrapes of {len(urls)} endpoints "
+                f"({', '.join(urls)}); choose one with --endpoint URL."
+            )
+        if args.endpoint is not None and args.endpoint not in urls:
+            raise DataError(
+                f"The recording has no scrape of {args.endpoint}; it holds "
+                f"{', '.join(urls) or 'none'}."
+            )
+        return recording
+    snapshots = [read_dump(path, lenient=args.lenient) for path in paths]
+    for snapshot in snapshots:
+        if snapshot.scraped_at is None:
+            raise MissingIntervalError(
+                f"{snapshot.source} carries no scrape time (it was not written by "
+                "`kepler-reader scrape -o`), so it cannot be placed on the time axis."
+            )
+    return recording_from_snapshots(snapshots)
+
+
 def run_plot(args: argparse.Namespace) -> int:
     """Run ``plot`` with parsed ``args``; returns the exit code 0.
 
@@ -247,22 +305,22 @@ def run_plot(args: argparse.Namespace) -> int:
         ExtraMissingError: matplotlib is not installed (checked before any file is
             read).
         DumpError: A dump cannot be read, or a glob matches nothing.
+        RecordingError: A recording file cannot be read.
         MissingIntervalError: A dump carries no scrape time.
-        DataError: Fewer than two scrapes, or they cannot be compared.
+        DataError: Fewer than two scrapes, recordings and dumps mixed, several
+            endpoints and no ``--endpoint``, or scrapes that cannot be compared.
     """
     from .plot import plot_power, require_matplotlib
 
     require_matplotlib()
-    snapshots = [
-        read_dump(path, lenient=args.lenient) for path in _dump_paths(args.recording)
-    ]
-    for snapshot in snapshots:
-        if snapshot.scraped_at is None:
-            raise MissingIntervalError(
-                f"{snapshot.source} carries no scrape time (it was not written by "
-                "`kepler-reader scrape -o`), so it cannot be placed on the time axis."
-            )
-    recording = recording_from_snapshots(snapshots)
-    plot_power(recording, by=args.by, top=args.top, zone=args.zone, path=args.output)
+    recording = _load(args)
+    plot_power(
+        recording,
+        by=args.by,
+        top=args.top,
+        zone=args.zone,
+        endpoint=args.endpoint,
+        path=args.output,
+    )
     log.info("wrote %s", args.output)
     return 0

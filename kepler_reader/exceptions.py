@@ -13,7 +13,8 @@ caller can catch that one class and know nothing else escapes by design::
     │   ├── NotAnExpositionError                HTML, JSON or another non-metrics body
     │   └── IncompleteResponseError             body shorter than announced, cut chunks
     ├── DumpError                               a saved dump that cannot be read
-    │   └── ResultsFileError                    a measurement results file (JSON)
+    │   ├── ResultsFileError                    a measurement results file (JSON)
+    │   └── RecordingError                      a recording unreadable or unwritable
     ├── LimitExceededError                      input larger than a configured limit
     ├── DataError (also a ValueError)           numbers that cannot give an answer
     │   └── MissingIntervalError                no scrape times and no interval given
@@ -38,6 +39,7 @@ __all__ = [
     "MissingIntervalError",
     "NotAnExpositionError",
     "ParseError",
+    "RecordingError",
     "ResultsFileError",
     "ScrapeError",
     "ScrapeTimeoutError",
@@ -173,6 +175,23 @@ class DumpError(KeplerReaderError):
     def __init__(self, message: str, *, path: str) -> None:
         self.path = path
         super().__init__(message)
+
+
+class RecordingError(DumpError):
+    """A recording file cannot be read or appended to.
+
+    Raised for a file that is not a recording, a record whose checksum or header is
+    wrong, and for writes that fail (a full disk, the file or its folder gone). A write
+    that fails leaves every record written before it intact.
+
+    Attributes:
+        path: The path of the recording.
+        offset: The byte offset in the file of the record at fault, or ``None``.
+    """
+
+    def __init__(self, message: str, *, path: str, offset: int | None = None) -> None:
+        self.offset = offset
+        super().__init__(message, path=path)
 
 
 class ResultsFileError(DumpError):

@@ -118,34 +118,42 @@ def power_over_time(
     *,
     by: str = "namespace",
     zone: str = "package",
+    endpoint: str | None = None,
 ) -> PowerSeries:
     """Mean power per namespace or pod between each pair of consecutive scrapes.
+
+    The scrapes must be of one node: a recording of several endpoints is narrowed to
+    one with ``endpoint``.
 
     Args:
         recording: A recording, or snapshots with scrape times (sorted by time here).
         by: ``"namespace"`` or ``"pod"``.
         zone: The zone to report (``package`` by default); zones are never added.
+        endpoint: Keep only the rows whose source is this URL (or path).
 
     Returns:
         The power of each namespace or pod, and the node's, per interval (W).
 
     Raises:
-        DataError: Fewer than two scrapes, ``by`` is not ``namespace`` or ``pod``,
+        DataError: Fewer than two scrapes (of ``endpoint``, when given), ``by`` is
+            not ``namespace`` or ``pod``,
             two scrapes share a time, the Kepler era changes, or the zone is not
             published (see :func:`~kepler_reader.diff`).
         MissingIntervalError: A snapshot has no scrape time.
     """
     if by not in ("namespace", "pod"):
         raise DataError(f"Plot by 'namespace' or 'pod', not {by!r}.")
-    if isinstance(recording, Recording):
-        snapshots = _row_snapshots(recording)
-    else:
+    if not isinstance(recording, Recording):
         from .recording import recording_from_snapshots
 
-        snapshots = _row_snapshots(recording_from_snapshots(recording))
+        recording = recording_from_snapshots(recording)
+    snapshots = _row_snapshots(recording)
+    if endpoint is not None:
+        snapshots = [s for s in snapshots if s.source == endpoint]
     if len(snapshots) < 2:
+        of = "" if endpoint is None else f" of {endpoint}"
         raise DataError(
-            f"Power over time needs at least two scrapes; {len(snapshots)} given."
+            f"Power over time needs at least two scrapes{of}; {len(snapshots)} given."
         )
     edges = np.array([s.scraped_at for s in snapshots], dtype=np.float64)
     per_interval: list[dict[str, float]] = []
@@ -213,6 +221,7 @@ def plot_power(
     top: int = 8,
     by: str = "namespace",
     zone: str = "package",
+    endpoint: str | None = None,
     path: str | os.PathLike[str] | None = None,
     title: str | None = None,
 ) -> Figure:
@@ -229,6 +238,7 @@ def plot_power(
         top: How many layers to draw before lumping the rest (at least 1).
         by: ``"namespace"`` or ``"pod"``, when ``power`` is not yet computed.
         zone: The zone, when ``power`` is not yet computed.
+        endpoint: The one endpoint to draw of a recording of several.
         path: Where to save the image (PNG, or any format matplotlib knows from the
             name); nothing is saved when ``None``.
         title: The figure title; by default the zone and the time of the first scrape.
@@ -245,7 +255,7 @@ def plot_power(
         raise DataError(f"--top must be at least 1, not {top!r}.")
     figure_class = require_matplotlib()
     if not isinstance(power, PowerSeries):
-        power = power_over_time(power, by=by, zone=zone)
+        power = power_over_time(power, by=by, zone=zone, endpoint=endpoint)
     energy = power.joules()
     order = np.argsort(-energy, kind="stable")
     kept = order[:top]

@@ -131,7 +131,7 @@ def run_console(block: Block, where: str) -> None:
 
 
 def run_sh(block: Block, where: str) -> None:
-    for line in block.code.splitlines():
+    for line in block.code.replace("\\\n", " ").splitlines():
         line = line.split(" #", 1)[0].strip()
         if not line:
             continue

@@ -223,3 +223,43 @@ def test_cli_compare_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["compare", "--bundled", "--plot", str(out), "--format", "json"]) == 0
     assert png_size(out) == (680, 500)
     assert '"verdict": "B uses more"' in capsys.readouterr().out
+
+
+def _recording(path: Path, urls: tuple[str, ...]) -> None:
+    first, second = bundled_scrapes("v0.11")
+    with kr.RecordingWriter(path, fsync=False) as writer:
+        for offset, body in ((0, first), (3, second), (6, second)):
+            for url in urls:
+                writer.write(BUNDLED_START + offset, url, body, node="node-a")
+
+
+def test_cli_plot_of_a_recording(tmp_path: Path) -> None:
+    path = tmp_path / "node.krec"
+    _recording(path, ("http://127.0.0.1:28282/metrics",))
+    out = tmp_path / "out.png"
+    assert main(["plot", str(path), "-o", str(out)]) == 0
+    assert png_size(out) == (1000, 500)
+    power = power_over_time(kr.read_recording(path))
+    # 0-3 s the pair's energy, 3-6 s the same body again: 0 W.
+    shop = power.names.index("shop")
+    assert power.watts[:, shop] == pytest.approx([13.142468 / 3, 0.0], abs=1e-6)
+
+
+def test_cli_plot_of_several_endpoints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "two.krec"
+    a, b = "http://127.0.0.1:1/metrics", "http://127.0.0.1:2/metrics"
+    _recording(path, (a, b))
+    out = tmp_path / "out.png"
+    assert main(["plot", str(path), "-o", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        f"kepler-reader: error: The recording holds scrapes of 2 endpoints ({a}, {b}); "
+        "choose one with --endpoint URL.\n"
+    )
+    assert main(["plot", str(path), "-o", str(out), "--endpoint", b]) == 0
+    assert png_size(out) == (1000, 500)
+    power = power_over_time(kr.read_recording(path), endpoint=a)
+    assert len(power.edges) == 3
+    assert main(["plot", str(path), *_dumps(tmp_path), "-o", str(out)]) == 1
+    assert "Give either recording files or dumps, not both" in capsys.readouterr().err
