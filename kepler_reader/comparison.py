@@ -7,8 +7,9 @@ repeat is collected, and the two sides are set against each other: the mean joul
 each with its standard deviation and Student t interval, the difference of the means
 (B - A) with Welch's interval, the ratio B / A, and a plain verdict.
 
-A namespace or pod missing from a repeat is not counted as 0 J there: its ``n`` is
-the number of repeats it appears in. Pod names carry the ReplicaSet hash, so a
+A namespace or pod missing from a repeat, or listed with ``"joules": null`` (no
+valid data), is not counted as 0 J there: its ``n`` is the number of repeats it has a
+value in. Pod names carry the ReplicaSet hash, so a
 workload redeployed between repeats shows up as several pods; compare by namespace
 then.
 """
@@ -138,7 +139,9 @@ def _energies(
         at = f"{where}, pods[{i}]"
         if not isinstance(pod, Mapping) or "namespace" not in pod or "pod" not in pod:
             raise DataError(f"{at}: expected an object with namespace, pod, joules.")
-        joules = _number(pod.get("joules"), at)
+        if pod.get("joules") is None:
+            continue  # no valid data for this pod in this result
+        joules = _number(pod["joules"], at)
         key = (str(pod["namespace"]), str(pod["pod"]) if by == "pod" else None)
         found[key] = found.get(key, 0.0) + joules
     node = result.get("node")

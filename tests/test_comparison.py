@@ -139,6 +139,14 @@ def test_rows_per_namespace_and_pod_with_missing_keys() -> None:
     assert {r.verdict for r in by_pod.rows} == {"too few repeats"}
 
 
+def test_pods_without_valid_data_are_left_out() -> None:
+    a = side(10, 12, 14)
+    a.append({"pods": [{"namespace": "shop", "pod": "web", "joules": None}]})
+    row = kr.compare(a, side(4, 6, 8)).rows[0]
+    assert (row.a.n, row.a.values) == (3, (10.0, 12.0, 14.0))
+    assert kr.compare(a, side(4, 6, 8)).repeats_a == 4
+
+
 def test_energy_deltas_are_accepted() -> None:
     first, second = bundled_scrapes("v0.11")
     delta = kr.diff(kr.parse(first), kr.parse(second), interval=3.0)
