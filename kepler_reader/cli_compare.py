@@ -139,6 +139,10 @@ def run_compare(args: argparse.Namespace) -> int:
     options = args.a_files is not None or args.b_files is not None
     if sum((positional, options, args.bundled)) != 1:
         parser.error("give A and B, or --a and --b, or --bundled (one of them)")
+    if args.plot:
+        from .plot import require_matplotlib
+
+        require_matplotlib()  # before any work, so a missing extra fails at once
     labels = (args.label_a, args.label_b)
     if args.bundled:
         a_paths, b_paths = [_bundled_path(_BUNDLED[0])], [_bundled_path(_BUNDLED[1])]

@@ -263,3 +263,13 @@ def test_cli_plot_of_several_endpoints(
     assert len(power.edges) == 3
     assert main(["plot", str(path), *_dumps(tmp_path), "-o", str(out)]) == 1
     assert "Give either recording files or dumps, not both" in capsys.readouterr().err
+
+
+def test_cli_compare_plot_missing_matplotlib(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    assert main(["compare", "--bundled", "--plot", "bars.png"]) == 5
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("kepler-reader: error: Plotting needs matplotlib")
