@@ -14,7 +14,6 @@ import glob
 import logging
 import os
 import sys
-import zlib
 from importlib import resources
 
 from .comparison import (
@@ -22,11 +21,12 @@ from .comparison import (
     comparison_csv,
     comparison_json,
     comparison_table,
+    is_recording_file,
     read_results,
 )
 from .dumps import read_dump
 from .exceptions import DataError, DumpError, MissingIntervalError
-from .recorder import RECORD_PREFIX, read_recording
+from .recorder import read_recording
 from .recording import Recording, recording_from_snapshots
 
 __all__ = ["add_compare_parser", "add_plot_parser", "run_compare", "run_plot"]
@@ -44,7 +44,8 @@ def add_compare_parser(
         "compare",
         help="compare repeated measurements of two setups per namespace or pod",
         description="Compare two sets of measurement results (the JSON of `diff` or "
-        "`measure`: one object, an array of them, or one object per line) per "
+        "`measure`: one object, an array of them, or one object per line; or files "
+        "of `record`, one result each) per "
         "namespace or pod: n, mean joules, standard deviation and 95%% Student t "
         "interval of each side, the difference B - A with Welch's 95%% interval, the "
         "ratio B / A, and a verdict. Give one file or glob per side as A and B, or "
@@ -254,25 +255,9 @@ def _dump_paths(patterns: list[str]) -> list[str]:
     return paths
 
 
-def _is_recording(path: str) -> bool:
-    """Whether ``path`` starts like a file of ``kepler-reader record``."""
-    try:
-        with open(path, "rb") as handle:
-            start = handle.read(4096)
-    except OSError:
-        return False  # read_dump reports it
-    if not start.startswith(b"\x1f\x8b"):
-        return False
-    try:
-        head = zlib.decompressobj(wbits=31).decompress(start, len(RECORD_PREFIX))
-    except zlib.error:
-        return False
-    return head == RECORD_PREFIX
-
-
 def _load(args: argparse.Namespace) -> Recording:
     paths = _dump_paths(args.recording)
-    recordings = [path for path in paths if _is_recording(path)]
+    recordings = [path for path in paths if is_recording_file(path)]
     if recordings:
         if len(recordings) != len(paths):
             raise DataError(

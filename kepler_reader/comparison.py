@@ -2,7 +2,8 @@
 
 Each side is a list of measurement results: :class:`~kepler_reader.EnergyDelta`
 objects, or their ``diff`` JSON documents (``measure`` writes the same shape with more
-fields beside, which are ignored). For every namespace (or pod) the energy of each
+fields beside, which are ignored), or whole recordings (see
+:func:`recording_result`). For every namespace (or pod) the energy of each
 repeat is collected, and the two sides are set against each other: the mean joules of
 each with its standard deviation and Student t interval, the difference of the means
 (B - A) with Welch's interval, the ratio B / A, and a plain verdict.
@@ -22,15 +23,22 @@ import io
 import json
 import math
 import os
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+import numpy as np
 
 from .delta import EnergyDelta
 from .exceptions import DataError, ResultsFileError
 from .output import _grid, delta_to_dict
+from .plot import power_over_time
+from .recorder import RECORD_PREFIX, read_recording
 from .stats import Summary, WelchDifference, summarise
+
+if TYPE_CHECKING:
+    from .recording import Recording
 
 __all__ = [
     "VERDICTS",
@@ -42,6 +50,7 @@ __all__ = [
     "comparison_table",
     "comparison_to_dict",
     "read_results",
+    "recording_result",
 ]
 
 #: Every verdict :func:`compare` gives, in the words it uses.
@@ -321,11 +330,91 @@ def _expand(patterns: Sequence[str]) -> list[str]:
     return paths
 
 
+def is_recording_file(path: str) -> bool:
+    """Whether ``path`` starts like a file of ``kepler-reader record``.
+
+    A recording is gzip members whose first line starts with
+    :data:`~kepler_reader.recorder.RECORD_PREFIX`; a gzip dump starts otherwise. A file
+    that cannot be read is not a recording (its reader reports why).
+    """
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(4096)
+    except OSError:
+        return False
+    if not start.startswith(b"\x1f\x8b"):
+        return False
+    try:
+        head = zlib.decompressobj(wbits=31).decompress(start, len(RECORD_PREFIX))
+    except zlib.error:
+        return False
+    return head == RECORD_PREFIX
+
+
+def recording_result(recording: Recording, *, zone: str = "package") -> dict[str, Any]:
+    """The energy of each pod over a whole recording, as one ``diff``-shaped result.
+
+    Each endpoint's scrapes are taken in order and the deltas between consecutive
+    ones summed (resets counted as :func:`~kepler_reader.diff` counts them); pods of
+    several endpoints are added, and so are the nodes. A node interval without a node
+    counter adds nothing.
+
+    Args:
+        recording: What :func:`~kepler_reader.read_recording` returned.
+        zone: The zone to sum (``package`` by default).
+
+    Returns:
+        ``{"interval_seconds", "zone", "pods": [{"namespace", "pod", "joules"}],
+        "namespaces": [{"namespace", "joules"}], "node": {"joules"}, "warnings": []}``
+        with the energy in joules and ``interval_seconds`` the longest endpoint's
+        span.
+
+    Raises:
+        DataError: An endpoint has fewer than two scrapes, or its scrapes cannot be
+            compared (see :func:`~kepler_reader.power_over_time`).
+    """
+    pods: dict[tuple[str, str], float] = {}
+    node: float | None = None
+    seconds = 0.0
+    chosen = zone
+    for url in sorted(set(recording.sources)):
+        power = power_over_time(recording, by="pod", zone=zone, endpoint=url)
+        chosen = power.zone
+        for name, joules in zip(power.names, power.joules().tolist(), strict=True):
+            namespace, _, pod = name.partition("/")
+            pods[(namespace, pod)] = pods.get((namespace, pod), 0.0) + joules
+        spans = np.diff(power.edges)
+        known = np.isfinite(power.node_watts)
+        if known.any():
+            part = float((power.node_watts[known] * spans[known]).sum())
+            node = part if node is None else node + part
+        seconds = max(seconds, float(power.edges[-1] - power.edges[0]))
+    namespaces: dict[str, float] = {}
+    for (namespace, _), joules in pods.items():
+        namespaces[namespace] = namespaces.get(namespace, 0.0) + joules
+    return {
+        "interval_seconds": seconds,
+        "zone": chosen,
+        "pods": [
+            {"namespace": ns, "pod": pod, "joules": joules}
+            for (ns, pod), joules in sorted(pods.items())
+        ],
+        "namespaces": [
+            {"namespace": ns, "joules": joules}
+            for ns, joules in sorted(namespaces.items())
+        ],
+        "node": {"joules": node},
+        "warnings": [],
+    }
+
+
 def read_results(patterns: Sequence[str]) -> list[dict[str, Any]]:
-    """Read measurement results from files: JSON objects, arrays, or JSON lines.
+    """Read measurement results from files: JSON objects, arrays, lines, recordings.
 
     Each file holds one ``diff``/``measure`` JSON object, a JSON array of them (what
-    ``measure --repeat N`` prints), or one object per line. Names with ``*``, ``?`` or
+    ``measure --repeat N`` prints), or one object per line; or it is a file of
+    ``kepler-reader record``, which gives one result: the energy over the whole
+    recording (:func:`recording_result`, zone ``package``). Names with ``*``, ``?`` or
     ``[`` are globs, expanded in sorted order.
 
     Args:
@@ -337,9 +426,14 @@ def read_results(patterns: Sequence[str]) -> list[dict[str, Any]]:
     Raises:
         ResultsFileError: A file cannot be read, is not JSON, holds something other
             than result objects, or a glob matches nothing.
+        RecordingError: A recording file cannot be read.
+        DataError: A recording has an endpoint with fewer than two scrapes.
     """
     results: list[dict[str, Any]] = []
     for path in _expand(patterns):
+        if is_recording_file(path):
+            results.append(recording_result(read_recording(path)))
+            continue
         try:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()

@@ -19,6 +19,7 @@ from kepler_reader.comparison import (
     comparison_csv,
     comparison_table,
     comparison_to_dict,
+    is_recording_file,
 )
 from kepler_reader.demo import bundled_scrapes
 
@@ -457,3 +458,62 @@ def test_table_names_pods_when_by_pod() -> None:
     header = table.splitlines()[2].split()
     assert header[:3] == ["namespace", "pod", "n"]
     assert table.splitlines()[4].split()[:2] == ["shop", "web"]
+
+
+def _record(path: Path, urls: tuple[str, ...]) -> None:
+    """A recording of the bundled pair at 0 and 3 s, then the second body again."""
+    first, second = bundled_scrapes("v0.11")
+    with kr.RecordingWriter(path, fsync=False) as writer:
+        for offset, body in ((0.0, first), (3.0, second), (6.0, second)):
+            for url in urls:
+                writer.write(1796292000.0 + offset, url, body, node="node-a")
+
+
+def test_recordings_are_results(tmp_path: Path) -> None:
+    one = tmp_path / "one.krec"
+    two = tmp_path / "two.krec"
+    _record(one, ("http://127.0.0.1:1/metrics",))
+    _record(two, ("http://127.0.0.1:1/metrics", "http://127.0.0.1:2/metrics"))
+    assert is_recording_file(str(one))
+    assert not is_recording_file(str(BUNDLED / "gitops.json"))
+    single, double = kr.read_results([str(one), str(two)])
+    # Over 0-6 s only the first 3 s moved: the pair's deltas (EXPECTED.md, v0.11).
+    assert single["interval_seconds"] == 6.0
+    assert single["zone"] == "package"
+    energy = {(p["namespace"], p["pod"]): p["joules"] for p in single["pods"]}
+    assert energy[("shop", "checkout-api-6c8f9d7b5-m2w9x")] == pytest.approx(
+        8.453447, abs=1e-6
+    )
+    assert single["node"]["joules"] == pytest.approx(157.140318, abs=1e-6)
+    # Two endpoints serving the same bodies: every pod and the node count twice.
+    doubled = {(p["namespace"], p["pod"]): p["joules"] for p in double["pods"]}
+    assert doubled[("shop", "postgres-0")] == pytest.approx(2 * 4.689021, abs=1e-6)
+    assert double["node"]["joules"] == pytest.approx(2 * 157.140318, abs=1e-6)
+    shop = next(n for n in single["namespaces"] if n["namespace"] == "shop")
+    assert shop["joules"] == pytest.approx(13.142468, abs=1e-6)
+    c = kr.compare([single] * 3, [double] * 3)
+    row = c.row("shop")
+    assert row is not None
+    assert row.ratio == pytest.approx(2.0)
+    assert row.verdict == "B uses more"
+
+
+def test_cli_compares_recordings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(3):
+        _record(tmp_path / f"a{i}.krec", ("http://127.0.0.1:1/metrics",))
+    code, out, _ = run(
+        [
+            "compare",
+            str(tmp_path / "a*.krec"),
+            str(BUNDLED / "gitops.json"),
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
+    assert code == 0
+    node = json.loads(out)["node"]
+    assert node["a"]["n"] == 3
+    assert node["a"]["mean_joules"] == pytest.approx(157.140318, abs=1e-6)
