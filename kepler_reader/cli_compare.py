@@ -184,7 +184,8 @@ def add_plot_parser(
     """Register ``plot`` on the subcommand table ``commands``."""
     parser = commands.add_parser(
         "plot",
-        help="draw power over time from saved dumps (needs the plot extra)",
+        help="draw power over time from a recording or saved dumps (needs the plot "
+        "extra)",
         description="Draw the power of each namespace or pod over time, stacked, with "
         "the node's power as a line, gaps (missed scrapes) shaded and counter resets "
         "marked. RECORDING is the file(s) of `kepler-reader record`, or dumps written "
