@@ -211,8 +211,8 @@ def _row(
 
 
 def compare(
-    a: Iterable[Result],
-    b: Iterable[Result],
+    a: Iterable[Result] | str | os.PathLike[str],
+    b: Iterable[Result] | str | os.PathLike[str],
     by: str = "namespace",
     *,
     min_repeats: int = 3,
@@ -233,8 +233,9 @@ def compare(
     - ``"no difference can be told"``: the interval holds 0 and is narrower than that.
 
     Args:
-        a: The results of setup A (``EnergyDelta`` objects or ``diff`` JSON objects).
-        b: The results of setup B.
+        a: The results of setup A (``EnergyDelta`` objects or ``diff`` JSON objects),
+            or a path or glob of result files read with :func:`read_results`.
+        b: The results of setup B, likewise.
         by: ``"namespace"`` (default) or ``"pod"``.
         min_repeats: The fewest repeats per side for a verdict other than
             ``"too few repeats"`` (at least 2).
@@ -249,6 +250,8 @@ def compare(
         DataError: A result is not a measurement (no ``pods`` list, joules not a
             finite number), results of one comparison mix zones, ``by`` is neither
             ``namespace`` nor ``pod``, or ``min_repeats`` is below 2.
+        ResultsFileError: A path was given and cannot be read (see
+            :func:`read_results`).
 
     >>> r = lambda j: {"pods": [{"namespace": "ns", "pod": "p", "joules": j}]}
     >>> c = compare([r(10.0), r(12.0), r(14.0)], [r(5.0), r(6.0), r(7.0)])
@@ -261,7 +264,12 @@ def compare(
         raise DataError(f"min_repeats must be at least 2, not {min_repeats!r}.")
     sides: list[list[tuple[dict[tuple[str, str | None], float], float | None]]] = []
     zones: set[str] = set()
-    for name, results in (("A", a), ("B", b)):
+    for name, given in (("A", a), ("B", b)):
+        results = (
+            read_results([os.fspath(given)])
+            if isinstance(given, str | os.PathLike)
+            else given
+        )
         side = []
         for i, result in enumerate(results):
             where = f"result {i + 1} of {name}"

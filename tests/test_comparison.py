@@ -321,6 +321,13 @@ def test_bundled_sets() -> None:
     assert flux.b.mean == pytest.approx(7.198638 * 1.004, abs=1e-5)
 
 
+def test_paths_are_read() -> None:
+    c = kr.compare(BUNDLED / "traditional.json", str(BUNDLED / "g*.json"))
+    assert (c.repeats_a, c.repeats_b) == (5, 5)
+    assert c.node is not None
+    assert c.node.verdict == "B uses more"
+
+
 def test_json_shape() -> None:
     c = kr.compare(side(10, 12, 14), side(4, 6, 8), labels=("old", "new"))
     doc = comparison_to_dict(c)
