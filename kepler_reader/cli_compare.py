@@ -26,7 +26,7 @@ from .comparison import (
 )
 from .dumps import read_dump
 from .exceptions import DataError, DumpError, MissingIntervalError
-from .recorder import read_recording
+from .recorder import Gap, iter_records, read_recording
 from .recording import Recording, recording_from_snapshots
 
 __all__ = ["add_compare_parser", "add_plot_parser", "run_compare", "run_plot"]
@@ -256,7 +256,8 @@ def _dump_paths(patterns: list[str]) -> list[str]:
     return paths
 
 
-def _load(args: argparse.Namespace) -> Recording:
+def _load(args: argparse.Namespace) -> tuple[Recording, list[float]]:
+    """The scrapes to draw, and the times of the failed scrapes a recorder noted."""
     paths = _dump_paths(args.recording)
     recordings = [path for path in paths if is_recording_file(path)]
     if recordings:
@@ -277,7 +278,14 @@ def _load(args: argparse.Namespace) -> Recording:
                 f"The recording has no scrape of {args.endpoint}; it holds "
                 f"{', '.join(urls) or 'none'}."
             )
-        return recording
+        url = args.endpoint or (urls[0] if urls else None)
+        failed = [
+            entry.scraped_at
+            for path in recordings
+            for entry in iter_records(path, gaps=True, lenient=args.lenient)
+            if isinstance(entry, Gap) and entry.url == url
+        ]
+        return recording, failed
     snapshots = [read_dump(path, lenient=args.lenient) for path in paths]
     for snapshot in snapshots:
         if snapshot.scraped_at is None:
@@ -285,7 +293,7 @@ def _load(args: argparse.Namespace) -> Recording:
                 f"{snapshot.source} carries no scrape time (it was not written by "
                 "`kepler-reader scrape -o`), so it cannot be placed on the time axis."
             )
-    return recording_from_snapshots(snapshots)
+    return recording_from_snapshots(snapshots), []
 
 
 def run_plot(args: argparse.Namespace) -> int:
@@ -303,9 +311,10 @@ def run_plot(args: argparse.Namespace) -> int:
     from .plot import plot_power, require_matplotlib
 
     require_matplotlib()
-    recording = _load(args)
+    recording, failed = _load(args)
     plot_power(
         recording,
+        failed_at=failed,
         by=args.by,
         top=args.top,
         zone=args.zone,

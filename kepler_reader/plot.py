@@ -58,7 +58,8 @@ class PowerSeries:
             scrapes have no node counter for the zone.
         resets: Shape ``(k,)``, bool: some counter went down in the interval.
         gaps: Shape ``(k,)``, bool: the interval is longer than
-            :data:`GAP_FACTOR` times the median one (missed scrapes).
+            :data:`GAP_FACTOR` times the median one, or a failed scrape was
+            recorded inside it (missed scrapes).
         zone: The zone of every figure.
         by: ``"namespace"`` or ``"pod"``.
     """
@@ -119,6 +120,7 @@ def power_over_time(
     by: str = "namespace",
     zone: str = "package",
     endpoint: str | None = None,
+    failed_at: Sequence[float] = (),
 ) -> PowerSeries:
     """Mean power per namespace or pod between each pair of consecutive scrapes.
 
@@ -130,6 +132,8 @@ def power_over_time(
         by: ``"namespace"`` or ``"pod"``.
         zone: The zone to report (``package`` by default); zones are never added.
         endpoint: Keep only the rows whose source is this URL (or path).
+        failed_at: Times of scrapes that failed (seconds since the epoch, as a
+            recorder notes them); the intervals holding one are gaps.
 
     Returns:
         The power of each namespace or pod, and the node's, per interval (W).
@@ -176,6 +180,10 @@ def power_over_time(
     ).reshape(len(per_interval), len(names))
     seconds = np.diff(edges)
     gaps = seconds > GAP_FACTOR * float(np.median(seconds))
+    if len(failed_at):
+        # The interval (edges[i], edges[i + 1]] that holds each failed attempt.
+        at = np.searchsorted(edges, np.asarray(failed_at, dtype=np.float64)) - 1
+        gaps[at[(at >= 0) & (at < len(gaps))]] = True
     return PowerSeries(
         edges=edges,
         names=names,
@@ -222,6 +230,7 @@ def plot_power(
     by: str = "namespace",
     zone: str = "package",
     endpoint: str | None = None,
+    failed_at: Sequence[float] = (),
     path: str | os.PathLike[str] | None = None,
     title: str | None = None,
 ) -> Figure:
@@ -239,6 +248,8 @@ def plot_power(
         by: ``"namespace"`` or ``"pod"``, when ``power`` is not yet computed.
         zone: The zone, when ``power`` is not yet computed.
         endpoint: The one endpoint to draw of a recording of several.
+        failed_at: Times of failed scrapes, drawn as gaps (see
+            :func:`power_over_time`).
         path: Where to save the image (PNG, or any format matplotlib knows from the
             name); nothing is saved when ``None``.
         title: The figure title; by default the zone and the time of the first scrape.
@@ -255,7 +266,9 @@ def plot_power(
         raise DataError(f"--top must be at least 1, not {top!r}.")
     figure_class = require_matplotlib()
     if not isinstance(power, PowerSeries):
-        power = power_over_time(power, by=by, zone=zone, endpoint=endpoint)
+        power = power_over_time(
+            power, by=by, zone=zone, endpoint=endpoint, failed_at=failed_at
+        )
     energy = power.joules()
     order = np.argsort(-energy, kind="stable")
     kept = order[:top]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -73,7 +74,7 @@ def test_power_over_time_from_dumps(tmp_path: Path) -> None:
         ({"zone": "gpu"}, "Zone 'gpu' is not published by this exporter"),
     ],
 )
-def test_power_over_time_errors(kwargs: dict[str, str], message: str) -> None:
+def test_power_over_time_errors(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(kr.DataError, match="^" + message.replace("(", r"\(")):
         power_over_time(bundled_recording(), **kwargs)
 
@@ -273,3 +274,20 @@ def test_cli_compare_plot_missing_matplotlib(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith("kepler-reader: error: Plotting needs matplotlib")
+
+
+def test_recorded_failures_are_gaps(tmp_path: Path) -> None:
+    path = tmp_path / "node.krec"
+    url = "http://127.0.0.1:28282/metrics"
+    _recording(path, (url,))
+    with kr.RecordingWriter(path, fsync=False) as writer:
+        writer.write_gap(BUNDLED_START + 4.5, url, "connection refused", node="node-a")
+    recording = kr.read_recording(path)
+    # Both intervals are 3 s, so only the recorded failure at 4.5 s makes a gap.
+    assert power_over_time(recording).gaps.tolist() == [False, False]
+    power = power_over_time(recording, failed_at=[BUNDLED_START + 4.5])
+    assert power.gaps.tolist() == [False, True]
+    out = tmp_path / "out.png"
+    assert main(["plot", str(path), "-o", str(out)]) == 0
+    figure = plot_power(recording, failed_at=[BUNDLED_START + 4.5])
+    assert "gap" in legend_labels(figure)
