@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .comparison import Comparison, ComparisonRow, compare, read_results
 from .delta import (
     CounterDeltas,
     EnergyDelta,
@@ -36,6 +37,7 @@ from .exceptions import (
     DiscoveryError,
     DumpError,
     EndpointUnreachableError,
+    ExtraMissingError,
     HTTPStatusError,
     IncompleteResponseError,
     KeplerReaderError,
@@ -46,6 +48,8 @@ from .exceptions import (
     NotAnExpositionError,
     NothingMeasuredError,
     ParseError,
+    RecordingError,
+    ResultsFileError,
     ScrapeError,
     ScrapeTimeoutError,
     TLSError,
@@ -69,12 +73,16 @@ from .measurement import (
 )
 from .parser import Parser, StreamParser, parse, sniff_format
 from .plausibility import PlausibilityLimits, Refusal, check_delta
+from .plot import PowerSeries, plot_comparison, plot_power, power_over_time
+from .recorder import RecordingWriter, iter_records, read_recording
 from .recording import Recording, recording_from_snapshots
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
 from .window import CounterWindow
 
 __all__ = [
     "AuthenticationError",
+    "Comparison",
+    "ComparisonRow",
     "CounterDeltas",
     "CounterWindow",
     "CredentialError",
@@ -87,6 +95,7 @@ __all__ = [
     "EndpointUnreachableError",
     "EnergyDelta",
     "Era",
+    "ExtraMissingError",
     "HTTPStatusError",
     "Histogram",
     "IncompleteResponseError",
@@ -114,11 +123,15 @@ __all__ = [
     "PlausibilityLimits",
     "PodEnergy",
     "PodMeasurement",
+    "PowerSeries",
     "Recording",
+    "RecordingError",
+    "RecordingWriter",
     "Refusal",
     "Registry",
     "ReplayExporter",
     "Response",
+    "ResultsFileError",
     "Sample",
     "ScrapeError",
     "ScrapeResult",
@@ -135,15 +148,22 @@ __all__ = [
     "__version__",
     "align",
     "check_delta",
+    "compare",
     "detect_era",
     "diff",
     "discover",
     "fetch",
     "histograms",
+    "iter_records",
     "kepler_view",
     "parse",
+    "plot_comparison",
+    "plot_power",
     "pod_sums",
+    "power_over_time",
     "read_dump",
+    "read_recording",
+    "read_results",
     "recording_from_snapshots",
     "run_serve",
     "scrape",

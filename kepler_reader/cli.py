@@ -1,8 +1,8 @@
 """The ``kepler-reader`` command: a thin layer of argument parsing and formatting.
 
 Exit codes: 0 success, 1 invalid input (parse or data error), 2 usage error, 3 scrape
-failure, 4 file error. Errors are one readable line (or a parse error with its caret)
-on stderr; data goes to stdout.
+failure, 4 file error, 5 an optional extra is missing (matplotlib for plots). Errors
+are one readable line (or a parse error with its caret) on stderr; data goes to stdout.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .cli_compare import add_compare_parser, add_plot_parser
 from .cli_options import add_connection_options, positive_seconds, scraper_from_args
+from .cli_record import add_record_parser
+from .cli_top import add_top_parser
 from .delta import EnergyDelta, diff
 from .demo import BUNDLED_RELEASES, run_demo
 from .dumps import dump_header, read_dump, write_dump
-from .exceptions import DumpError, KeplerReaderError, ScrapeError
+from .exceptions import DumpError, ExtraMissingError, KeplerReaderError, ScrapeError
 from .measure_cli import add_measure_parser, run_measure, split_command
 from .output import delta_csv, delta_json, delta_table, snapshot_json, snapshot_table
 from .replay import add_replay_command, run_replay
@@ -30,6 +33,7 @@ EXIT_INVALID_INPUT = 1
 EXIT_USAGE = 2
 EXIT_SCRAPE = 3
 EXIT_FILE = 4
+EXIT_MISSING_EXTRA = 5
 
 log = logging.getLogger("kepler_reader")
 
@@ -144,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_arguments(serve)
     add_replay_command(commands)
     add_measure_parser(commands)
+    add_compare_parser(commands)
+    add_plot_parser(commands)
+    add_record_parser(commands)
+    add_top_parser(commands)
     return parser
 
 
@@ -174,6 +182,10 @@ def _print_delta(delta_format: str, result: EnergyDelta) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # a subcommand in a module of its own
+        code: int = handler(args)
+        return code
     if args.command == "parse":
         path = "/dev/stdin" if args.file == "-" else args.file
         snapshot = read_dump(path, lenient=args.lenient)
@@ -229,6 +241,8 @@ def _exit_code(error: KeplerReaderError) -> int:
         return EXIT_SCRAPE
     if isinstance(error, DumpError):
         return EXIT_FILE
+    if isinstance(error, ExtraMissingError):
+        return EXIT_MISSING_EXTRA
     return EXIT_INVALID_INPUT  # ParseError, DataError, LimitExceededError
 
 

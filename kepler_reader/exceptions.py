@@ -16,12 +16,15 @@ caller can catch that one class and know nothing else escapes by design::
     │   ├── CredentialError                     a token or password file cannot be read
     │   └── DiscoveryError                      the Kubernetes API did not list the pods
     ├── DumpError                               a saved dump that cannot be read
+    │   ├── ResultsFileError                    a measurement results file (JSON)
+    │   └── RecordingError                      a recording unreadable or unwritable
     ├── LimitExceededError                      input larger than a configured limit
     ├── ListenError                             serve cannot bind its address
     ├── DataError (also a ValueError)           numbers that cannot give an answer
     │   ├── MissingIntervalError                no scrape times and no interval given
     │   └── NothingMeasuredError                a window with no interval measured
-    └── MeterStateError                         a Meter used out of order
+    ├── MeterStateError                         a Meter used out of order
+    └── ExtraMissingError                       an optional extra is not installed
 
 Scrape errors carry the URL and are raised ``from`` the underlying ``requests``
 error, so the original traceback stays available.
@@ -36,6 +39,7 @@ __all__ = [
     "DiscoveryError",
     "DumpError",
     "EndpointUnreachableError",
+    "ExtraMissingError",
     "HTTPStatusError",
     "IncompleteResponseError",
     "KeplerReaderError",
@@ -46,6 +50,8 @@ __all__ = [
     "NotAnExpositionError",
     "NothingMeasuredError",
     "ParseError",
+    "RecordingError",
+    "ResultsFileError",
     "ScrapeError",
     "ScrapeTimeoutError",
     "TLSError",
@@ -217,6 +223,34 @@ class DumpError(KeplerReaderError):
         super().__init__(message)
 
 
+class RecordingError(DumpError):
+    """A recording file cannot be read or appended to.
+
+    Raised for a file that is not a recording, a record whose checksum or header is
+    wrong, and for writes that fail (a full disk, the file or its folder gone). A write
+    that fails leaves every record written before it intact.
+
+    Attributes:
+        path: The path of the recording.
+        offset: The byte offset in the file of the record at fault, or ``None``.
+    """
+
+    def __init__(self, message: str, *, path: str, offset: int | None = None) -> None:
+        self.offset = offset
+        super().__init__(message, path=path)
+
+
+class ResultsFileError(DumpError):
+    """A file of measurement results (``diff``/``measure`` JSON) cannot be used.
+
+    Raised for a missing or unreadable file, text that is not JSON, JSON that holds no
+    result objects, and a glob that matches no file.
+
+    Attributes:
+        path: The path (or pattern) of the file.
+    """
+
+
 class LimitExceededError(KeplerReaderError):
     """Input exceeded a configured limit.
 
@@ -260,3 +294,15 @@ class MeterStateError(KeplerReaderError):
     For example stopped before it was started, started twice, or asked for a window
     while not running.
     """
+
+
+class ExtraMissingError(KeplerReaderError):
+    """A feature needs an optional extra that is not installed.
+
+    Attributes:
+        extra: The extra to install (``pip install 'kepler-reader[EXTRA]'``).
+    """
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        self.extra = extra
+        super().__init__(message)
