@@ -39,8 +39,10 @@ from .exceptions import (
     MissingIntervalError,
     NotAnExpositionError,
     ParseError,
+    QueryError,
     ScrapeError,
     ScrapeTimeoutError,
+    UnsupportedQueryError,
 )
 from .histograms import Histogram, histograms
 from .kepler import (
@@ -53,6 +55,15 @@ from .kepler import (
     kepler_view,
 )
 from .parser import Parser, StreamParser, parse, sniff_format
+from .promfuncs import Increase, increase_between
+from .promql import QueryResult, query
+from .readers import (
+    load_recording,
+    merge_recordings,
+    read_dumps,
+    read_federate,
+    read_prometheus_json,
+)
 from .recording import Recording, recording_from_snapshots
 from .scraping import Response, Scraper, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
@@ -68,6 +79,7 @@ __all__ = [
     "HTTPStatusError",
     "Histogram",
     "IncompleteResponseError",
+    "Increase",
     "KeplerReaderError",
     "KeplerView",
     "LimitExceededError",
@@ -81,6 +93,8 @@ __all__ = [
     "ParseWarning",
     "Parser",
     "PodEnergy",
+    "QueryError",
+    "QueryResult",
     "Recording",
     "Registry",
     "Response",
@@ -91,6 +105,7 @@ __all__ = [
     "Series",
     "Snapshot",
     "StreamParser",
+    "UnsupportedQueryError",
     "Workload",
     "ZoneSlice",
     "__version__",
@@ -99,10 +114,17 @@ __all__ = [
     "diff",
     "fetch",
     "histograms",
+    "increase_between",
     "kepler_view",
+    "load_recording",
+    "merge_recordings",
     "parse",
     "pod_sums",
+    "query",
     "read_dump",
+    "read_dumps",
+    "read_federate",
+    "read_prometheus_json",
     "recording_from_snapshots",
     "scrape",
     "sniff_format",

@@ -44,6 +44,11 @@ class Recording:
         types: Length ``S``: each column's metric type (``counter``, ``gauge``,
             ``untyped`` ...), ``"untyped"`` where the source did not say.
         sources: Length ``T``: the URL or path each scrape came from (``""`` unknown).
+        stale: Shape ``(T, S)``, bool, or ``None``: where Prometheus would have
+            written a stale marker (the series vanished from a scrape of its target,
+            or the scrape failed). ``None`` means every row is one scrape of every
+            series, so a series missing from a row after it appeared is stale there;
+            see :meth:`stale_markers`.
 
     The arrays are read-only; build a new recording to change one.
     """
@@ -54,10 +59,15 @@ class Recording:
     present: npt.NDArray[np.bool_] = attrs.field(converter=_frozen_array)
     types: tuple[str, ...]
     sources: tuple[str, ...]
+    stale: npt.NDArray[np.bool_] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_frozen_array)
+    )
 
     def __attrs_post_init__(self) -> None:
         rows, columns = len(self.times), len(self.series)
-        for name in ("values", "present"):
+        for name in ("values", "present", "stale"):
+            if getattr(self, name) is None:
+                continue
             shape = getattr(self, name).shape
             if shape != (rows, columns):
                 raise ValueError(
@@ -71,6 +81,21 @@ class Recording:
     def __len__(self) -> int:
         """The number of scrapes (rows)."""
         return len(self.times)
+
+    def stale_markers(self) -> npt.NDArray[np.bool_]:
+        """Where each series has a stale marker: shape ``(T, S)``, bool.
+
+        The explicit :attr:`stale` when there is one; otherwise a series is stale in
+        every row it is missing from after its first appearance.
+        """
+        if self.stale is not None:
+            return self.stale
+        seen = (
+            np.logical_or.accumulate(self.present, axis=0)
+            if len(self)
+            else self.present
+        )
+        return np.asarray(seen & ~self.present)
 
     def column(self, series: Series) -> int:
         """The column of ``series``.

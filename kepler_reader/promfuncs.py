@@ -1,0 +1,795 @@
+"""Prometheus's range and instant functions over a :class:`Recording`, vectorised.
+
+Each function evaluates at one or many times and returns a :class:`Recording` with one
+row per evaluation time and the input's columns: ``present`` is False where Prometheus
+gives no output for that series (fewer than two samples in the window, nothing within
+the lookback). Values are in the unit of the input per evaluation (``increase``,
+``delta``) or per second (``rate``, ``irate``): joules in, joules or watts out.
+
+Times follow Prometheus: sample and evaluation times are rounded to whole milliseconds,
+and spans are computed as integer milliseconds divided by 1000. The arithmetic of
+``increase``, ``rate`` and ``delta`` repeats Prometheus's operations in its order, so
+the results agree to the last bit, not merely to a tolerance.
+
+Two rule sets (``semantics=``):
+
+``"prometheus3"`` (the default)
+    The range ``(t - range, t]`` is open on the left, as is the lookback of instant
+    selectors. Extrapolation first caps each edge's gap at half the average interval
+    when the gap exceeds 1.1 times that interval, then applies the counter zero floor.
+
+``"prometheus2"``
+    Prometheus up to 2.50: the range ``[t - range, t]`` and the lookback are closed.
+    The zero floor is applied to the raw gap first, and the 1.1 threshold test after it,
+    so a zero point inside the threshold but beyond half an interval still extends the
+    range to it.
+
+:func:`increase_between` is the measurement a user usually wants instead: the growth of
+each counter between two instants, from samples only, without extrapolation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from .recording import Recording
+
+__all__ = [
+    "LOOKBACK_SECONDS",
+    "SEMANTICS",
+    "Increase",
+    "Semantics",
+    "avg_over_time",
+    "changes",
+    "count_over_time",
+    "delta",
+    "idelta",
+    "increase",
+    "increase_between",
+    "instant",
+    "irate",
+    "last_over_time",
+    "max_over_time",
+    "min_over_time",
+    "present_over_time",
+    "quantile_over_time",
+    "rate",
+    "resets",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "sum_over_time",
+]
+
+Semantics = Literal["prometheus3", "prometheus2"]
+
+#: The rule sets a function can follow.
+SEMANTICS: tuple[Semantics, ...] = ("prometheus3", "prometheus2")
+
+#: Prometheus's default lookback of instant selectors, in seconds.
+LOOKBACK_SECONDS = 300.0
+
+Times = float | Sequence[float] | npt.NDArray[np.float64]
+_F = npt.NDArray[np.float64]
+_B = npt.NDArray[np.bool_]
+_I = npt.NDArray[np.int64]
+
+
+def to_ms(seconds: npt.ArrayLike) -> _I:
+    """Seconds since the epoch as whole milliseconds (int64), as Prometheus keeps."""
+    scaled = np.round(np.asarray(seconds, dtype=np.float64) * 1000.0)
+    return np.asarray(scaled).astype(np.int64)
+
+
+def _go_seconds(milliseconds: int) -> float:
+    # Go's Duration.Seconds(): whole seconds plus the nanosecond remainder / 1e9.
+    whole, rest = divmod(milliseconds, 1000)
+    return float(whole) + float(rest * 1_000_000) / 1e9
+
+
+def _check_semantics(semantics: str) -> None:
+    if semantics not in SEMANTICS:
+        raise ValueError(
+            f"semantics must be one of {', '.join(SEMANTICS)}, not {semantics!r}."
+        )
+
+
+@attrs.frozen(slots=True, eq=False)
+class _Columns:
+    """A recording's samples prepared once for many windows."""
+
+    times_ms: _I
+    values: _F
+    present: _B
+    # For each row and column, the row of the column's previous sample (-1: none).
+    previous: npt.NDArray[np.intp]
+
+    @classmethod
+    def of(cls, recording: Recording) -> _Columns:
+        rows = np.arange(len(recording.times), dtype=np.intp)[:, None]
+        last = np.where(recording.present, rows, -1)
+        seen = np.maximum.accumulate(last, axis=0) if len(rows) else last
+        previous = np.full_like(seen, -1)
+        previous[1:] = seen[:-1]
+        return cls(
+            times_ms=to_ms(recording.times),
+            values=np.asarray(recording.values, dtype=np.float64),
+            present=np.asarray(recording.present, dtype=bool),
+            previous=previous,
+        )
+
+    def window(
+        self, end_ms: int, range_ms: int, semantics: Semantics
+    ) -> tuple[int, int]:
+        """The rows ``lo:hi`` inside the range that ends at ``end_ms``."""
+        side: Literal["left", "right"] = (
+            "left" if semantics == "prometheus2" else "right"
+        )
+        lo = int(np.searchsorted(self.times_ms, end_ms - range_ms, side=side))
+        hi = int(np.searchsorted(self.times_ms, end_ms, side="right"))
+        return lo, hi
+
+    def previous_value(self, lo: int, hi: int) -> tuple[_B, _F]:
+        """Whether each sample of rows ``lo:hi`` has an earlier one in the window.
+
+        Returns the mask and those earlier values, both of shape ``(hi - lo, S)``.
+        """
+        before = self.previous[lo:hi]
+        inside = self.present[lo:hi] & (before >= lo)
+        columns = np.arange(self.values.shape[1])[None, :]
+        earlier = self.values[np.maximum(before, 0), columns]
+        return inside, earlier
+
+
+@attrs.frozen(slots=True, eq=False)
+class _Window:
+    """The samples of every column inside one range: counts, first and last."""
+
+    count: npt.NDArray[np.int64]
+    first_row: npt.NDArray[np.intp]
+    last_row: npt.NDArray[np.intp]
+
+    @classmethod
+    def of(cls, present: _B, lo: int, hi: int) -> _Window:
+        inside = present[lo:hi]
+        count = inside.sum(axis=0, dtype=np.int64)
+        if hi <= lo:
+            empty = np.zeros(present.shape[1], dtype=np.intp)
+            return cls(count=count, first_row=empty, last_row=empty)
+        first = lo + np.argmax(inside, axis=0)
+        last = hi - 1 - np.argmax(inside[::-1], axis=0)
+        return cls(count=count, first_row=first, last_row=last)
+
+
+def _evaluation_ms(at: Times, offset: float) -> tuple[_F, _I]:
+    seconds = np.atleast_1d(np.asarray(at, dtype=np.float64))
+    if seconds.ndim != 1:
+        raise ValueError("at must be one time or a one-dimensional sequence of times.")
+    return seconds, to_ms(seconds) - round(offset * 1000.0)
+
+
+def _result(recording: Recording, seconds: _F, values: _F, present: _B) -> Recording:
+    order = np.argsort(seconds, kind="stable")
+    return Recording(
+        times=seconds[order],
+        series=recording.series,
+        values=np.where(present, values, np.nan)[order],
+        present=present[order],
+        types=recording.types,
+        sources=("",) * len(seconds),
+        stale=np.zeros(present.shape, dtype=bool),
+    )
+
+
+def _range_ms(range_seconds: float) -> int:
+    milliseconds = round(range_seconds * 1000.0)
+    if milliseconds <= 0:
+        raise ValueError(f"the range must be positive, not {range_seconds} s.")
+    return milliseconds
+
+
+def _extrapolated(
+    recording: Recording,
+    range_seconds: float,
+    at: Times,
+    *,
+    offset: float,
+    semantics: Semantics,
+    counter: bool,
+    per_second: bool,
+) -> Recording:
+    # Prometheus's extrapolatedRate, one numpy operation per scalar step of its code
+    # so that every rounding happens as it does there.
+    _check_semantics(semantics)
+    range_ms = _range_ms(range_seconds)
+    columns = _Columns.of(recording)
+    seconds, ends = _evaluation_ms(at, offset)
+    out = np.full((len(ends), len(recording.series)), np.nan)
+    has = np.zeros(out.shape, dtype=bool)
+    for e, end in enumerate(ends.tolist()):
+        lo, hi = columns.window(end, range_ms, semantics)
+        if hi - lo < 2:
+            continue
+        win = _Window.of(columns.present, lo, hi)
+        ok = win.count >= 2
+        if not ok.any():
+            continue
+        picked = np.arange(len(ok))
+        v_first = columns.values[win.first_row, picked]
+        v_last = columns.values[win.last_row, picked]
+        t_first = columns.times_ms[win.first_row]
+        t_last = columns.times_ms[win.last_row]
+        result = v_last - v_first
+        if counter:
+            result = _add_resets(columns, lo, hi, result)
+        start = end - range_ms
+        with np.errstate(all="ignore"):
+            to_start = (t_first - start).astype(np.float64) / 1000
+            to_end = (end - t_last).astype(np.float64) / 1000
+            sampled = (t_last - t_first).astype(np.float64) / 1000
+            average = sampled / (win.count - 1).astype(np.float64)
+            threshold = average * 1.1
+            if semantics == "prometheus2":
+                if counter:
+                    floor = (result > 0) & (v_first >= 0)
+                    to_zero = sampled * (v_first / result)
+                    to_start = np.where(floor & (to_zero < to_start), to_zero, to_start)
+                span = sampled + np.where(to_start < threshold, to_start, average / 2)
+                span = span + np.where(to_end < threshold, to_end, average / 2)
+                result = result * (span / sampled)
+                if per_second:
+                    result = result / _go_seconds(range_ms)
+            else:
+                to_start = np.where(to_start >= threshold, average / 2, to_start)
+                if counter:
+                    floor = (result > 0) & (v_first >= 0)
+                    to_zero = np.where(floor, sampled * (v_first / result), to_start)
+                    to_start = np.where(to_zero < to_start, to_zero, to_start)
+                to_end = np.where(to_end >= threshold, average / 2, to_end)
+                factor = (sampled + to_start + to_end) / sampled
+                if per_second:
+                    factor = factor / _go_seconds(range_ms)
+                result = result * factor
+        out[e] = result
+        has[e] = ok
+    return _result(recording, seconds, out, has)
+
+
+def _add_resets(columns: _Columns, lo: int, hi: int, result: _F) -> _F:
+    # Every decrease is a reset: add the value before it, one reset at a time and in
+    # time order, as Prometheus does (adding 0.0 elsewhere changes nothing).
+    inside, earlier = columns.previous_value(lo, hi)
+    with np.errstate(invalid="ignore"):
+        drops = inside & (columns.values[lo:hi] < earlier)
+    for row in np.flatnonzero(drops.any(axis=1)).tolist():
+        result = result + np.where(drops[row], earlier[row], 0.0)
+    return result
+
+
+def increase(
+    recording: Recording,
+    range_seconds: float,
+    at: Times,
+    *,
+    offset: float = 0.0,
+    semantics: Semantics = "prometheus3",
+) -> Recording:
+    """Prometheus's ``increase(x[range])``: the counters' growth, extrapolated.
+
+    Args:
+        recording: The samples.
+        range_seconds: The range, in seconds.
+        at: The evaluation time or times, in seconds since the epoch.
+        offset: Shift the range back by this many seconds (PromQL ``offset``).
+        semantics: ``"prometheus3"`` or ``"prometheus2"`` (see the module docstring).
+
+    Returns:
+        One row per evaluation time (ascending), the input's columns, in the input's
+        unit (joules in, joules out); ``present`` False where fewer than two samples
+        lie in the range.
+
+    Raises:
+        ValueError: A range that is not positive, or an unknown ``semantics``.
+    """
+    return _extrapolated(
+        recording,
+        range_seconds,
+        at,
+        offset=offset,
+        semantics=semantics,
+        counter=True,
+        per_second=False,
+    )
+
+
+def rate(
+    recording: Recording,
+    range_seconds: float,
+    at: Times,
+    *,
+    offset: float = 0.0,
+    semantics: Semantics = "prometheus3",
+) -> Recording:
+    """Prometheus's ``rate(x[range])``: the extrapolated increase per second.
+
+    Same arguments, errors and shape as :func:`increase`; values are per second
+    (joules in, watts out).
+    """
+    return _extrapolated(
+        recording,
+        range_seconds,
+        at,
+        offset=offset,
+        semantics=semantics,
+        counter=True,
+        per_second=True,
+    )
+
+
+def delta(
+    recording: Recording,
+    range_seconds: float,
+    at: Times,
+    *,
+    offset: float = 0.0,
+    semantics: Semantics = "prometheus3",
+) -> Recording:
+    """Prometheus's ``delta(x[range])``: last minus first for gauges, extrapolated.
+
+    No resets and no zero floor. Same arguments, errors and shape as :func:`increase`.
+    """
+    return _extrapolated(
+        recording,
+        range_seconds,
+        at,
+        offset=offset,
+        semantics=semantics,
+        counter=False,
+        per_second=False,
+    )
+
+
+def _last_pair(
+    recording: Recording,
+    range_seconds: float,
+    at: Times,
+    offset: float,
+    semantics: Semantics,
+    per_second: bool,
+) -> Recording:
+    # Prometheus's instantValue: the last two samples of the range.
+    _check_semantics(semantics)
+    range_ms = _range_ms(range_seconds)
+    columns = _Columns.of(recording)
+    seconds, ends = _evaluation_ms(at, offset)
+    out = np.full((len(ends), len(recording.series)), np.nan)
+    has = np.zeros(out.shape, dtype=bool)
+    picked = np.arange(len(recording.series))
+    for e, end in enumerate(ends.tolist()):
+        lo, hi = columns.window(end, range_ms, semantics)
+        if hi - lo < 2:
+            continue
+        win = _Window.of(columns.present, lo, hi)
+        before = columns.previous[win.last_row, picked]
+        ok = (win.count >= 2) & (before >= lo)
+        if not ok.any():
+            continue
+        before = np.maximum(before, 0)
+        last = columns.values[win.last_row, picked]
+        prev = columns.values[before, picked]
+        gap = columns.times_ms[win.last_row] - columns.times_ms[before]
+        ok &= gap != 0
+        with np.errstate(all="ignore"):
+            if per_second:
+                result = np.where(last < prev, last, last - prev)
+                result = result / (gap.astype(np.float64) / 1000)
+            else:
+                result = last - prev
+        out[e] = result
+        has[e] = ok
+    return _result(recording, seconds, out, has)
+
+
+def irate(
+    recording: Recording,
+    range_seconds: float,
+    at: Times,
+    *,
+    offset: float = 0.0,
+    semantics: Semantics = "prometheus3",
+) -> Recording:
+    """Prometheus's ``irate(x[range])``: per second between the last two samples.
+
+    A decrease between them is a reset (the rate is then the last value over the gap).
+    Same arguments, errors and shape as :func:`increase`; values per second.
+    """
+    return _last_pair(recording, range_seconds, at, offset, semantics, True)
+
+
+def idelta(
+    recording: Recording,
+    range_seconds: float,
+    at: Times,
+    *,
+    offset: float = 0.0,
+    semantics: Semantics = "prometheus3",
+) -> Recording:
+    """Prometheus's ``idelta(x[range])``: last minus previous sample, no resets.
+
+    Same arguments, errors and shape as :func:`increase`.
+    """
+    return _last_pair(recording, range_seconds, at, offset, semantics, False)
+
+
+Reducer = Callable[[_F, _B], _F]
+
+
+def _over_time(
+    recording: Recording,
+    range_seconds: float,
+    at: Times,
+    offset: float,
+    semantics: Semantics,
+    reduce: Reducer,
+    *,
+    pairs: bool = False,
+) -> Recording:
+    # One reduction over the samples of each window; ``pairs`` hands the reducer a
+    # mask of samples that have an earlier one in the window, and that earlier value.
+    _check_semantics(semantics)
+    range_ms = _range_ms(range_seconds)
+    columns = _Columns.of(recording)
+    seconds, ends = _evaluation_ms(at, offset)
+    out = np.full((len(ends), len(recording.series)), np.nan)
+    has = np.zeros(out.shape, dtype=bool)
+    for e, end in enumerate(ends.tolist()):
+        lo, hi = columns.window(end, range_ms, semantics)
+        inside = columns.present[lo:hi]
+        ok = inside.any(axis=0)
+        if not ok.any():
+            continue
+        with np.errstate(all="ignore"):
+            if pairs:
+                later, earlier = columns.previous_value(lo, hi)
+                values = np.stack([columns.values[lo:hi], earlier])
+                out[e] = reduce(values, later)
+            else:
+                out[e] = reduce(columns.values[lo:hi], inside)
+        has[e] = ok
+    return _result(recording, seconds, out, has)
+
+
+def _count_resets(values: _F, later: _B) -> _F:
+    counted: _F = (later & (values[0] < values[1])).sum(axis=0).astype(np.float64)
+    return counted
+
+
+def _count_changes(values: _F, later: _B) -> _F:
+    now, before = values[0], values[1]
+    changed = (now != before) & ~(np.isnan(now) & np.isnan(before))
+    counted: _F = (later & changed).sum(axis=0).astype(np.float64)
+    return counted
+
+
+def resets(
+    recording: Recording,
+    range_seconds: float,
+    at: Times,
+    *,
+    offset: float = 0.0,
+    semantics: Semantics = "prometheus3",
+) -> Recording:
+    """Prometheus's ``resets(x[range])``: how many times each counter decreased.
+
+    Output (possibly 0) for every series with at least one sample in the range. Same
+    arguments, errors and shape as :func:`increase`.
+    """
+    return _over_time(
+        recording, range_seconds, at, offset, semantics, _count_resets, pairs=True
+    )
+
+
+def changes(
+    recording: Recording,
+    range_seconds: float,
+    at: Times,
+    *,
+    offset: float = 0.0,
+    semantics: Semantics = "prometheus3",
+) -> Recording:
+    """Prometheus's ``changes(x[range])``: how many times each value changed.
+
+    Two NaN samples in a row are no change. Same as :func:`resets` otherwise.
+    """
+    return _over_time(
+        recording, range_seconds, at, offset, semantics, _count_changes, pairs=True
+    )
+
+
+def _sum(values: _F, inside: _B) -> _F:
+    total: _F = np.where(inside, values, 0.0).sum(axis=0)
+    return total
+
+
+def _count(values: _F, inside: _B) -> _F:
+    counted: _F = inside.sum(axis=0).astype(np.float64)
+    return counted
+
+
+def _avg(values: _F, inside: _B) -> _F:
+    return _sum(values, inside) / _count(values, inside)
+
+
+def _extreme(pick: Callable[[_F, _F], _F], empty: float) -> Reducer:
+    # Prometheus skips NaN samples unless every sample is NaN.
+    def reduce(values: _F, inside: _B) -> _F:
+        kept = np.where(inside, values, np.nan)
+        result = np.full(values.shape[1], empty)
+        for row in kept:
+            result = pick(result, row)
+        all_nan = ~(inside & ~np.isnan(values)).any(axis=0)
+        picked: _F = np.where(all_nan, np.nan, result)
+        return picked
+
+    return reduce
+
+
+def _last(values: _F, inside: _B) -> _F:
+    rows = values.shape[0] - 1 - np.argmax(inside[::-1], axis=0)
+    last: _F = values[rows, np.arange(values.shape[1])]
+    return last
+
+
+def _present(values: _F, inside: _B) -> _F:
+    return np.ones(values.shape[1])
+
+
+def _stdvar(values: _F, inside: _B) -> _F:
+    mean = _avg(values, inside)
+    squares: _F = np.where(inside, (values - mean) ** 2, 0.0).sum(axis=0)
+    variance: _F = squares / _count(values, inside)
+    return variance
+
+
+def _stddev(values: _F, inside: _B) -> _F:
+    return np.sqrt(_stdvar(values, inside))
+
+
+_OVER_TIME: dict[str, Reducer] = {
+    "avg": _avg,
+    "min": _extreme(np.fmin, np.inf),
+    "max": _extreme(np.fmax, -np.inf),
+    "sum": _sum,
+    "count": _count,
+    "last": _last,
+    "present": _present,
+    "stddev": _stddev,
+    "stdvar": _stdvar,
+}
+
+
+def _aggregate_over_time(name: str) -> Callable[..., Recording]:
+    reduce = _OVER_TIME[name]
+
+    def function(
+        recording: Recording,
+        range_seconds: float,
+        at: Times,
+        *,
+        offset: float = 0.0,
+        semantics: Semantics = "prometheus3",
+    ) -> Recording:
+        return _over_time(recording, range_seconds, at, offset, semantics, reduce)
+
+    function.__name__ = function.__qualname__ = f"{name}_over_time"
+    function.__doc__ = (
+        f"Prometheus's ``{name}_over_time(x[range])`` over each series' samples.\n\n"
+        "Output for every series with a sample in the range. Same arguments, errors\n"
+        "and shape as :func:`increase`; values in the input's unit"
+        + (" (a count)." if name in ("count", "present") else ".")
+    )
+    return function
+
+
+avg_over_time = _aggregate_over_time("avg")
+min_over_time = _aggregate_over_time("min")
+max_over_time = _aggregate_over_time("max")
+sum_over_time = _aggregate_over_time("sum")
+count_over_time = _aggregate_over_time("count")
+last_over_time = _aggregate_over_time("last")
+present_over_time = _aggregate_over_time("present")
+stddev_over_time = _aggregate_over_time("stddev")
+stdvar_over_time = _aggregate_over_time("stdvar")
+
+
+def quantile_over_time(
+    quantile: float,
+    recording: Recording,
+    range_seconds: float,
+    at: Times,
+    *,
+    offset: float = 0.0,
+    semantics: Semantics = "prometheus3",
+) -> Recording:
+    """Prometheus's ``quantile_over_time(q, x[range])``, interpolating linearly.
+
+    ``q`` below 0 gives -Inf and above 1 +Inf, as in Prometheus. Otherwise the same
+    as :func:`increase`'s arguments, errors and shape.
+    """
+
+    def reduce(values: _F, inside: _B) -> _F:
+        if np.isnan(quantile):
+            return np.full(values.shape[1], np.nan)
+        if quantile < 0 or quantile > 1:
+            return np.full(values.shape[1], -np.inf if quantile < 0 else np.inf)
+        kept = np.where(inside, values, np.nan)
+        # NaN samples sort last in Prometheus too; np.sort puts them at the end.
+        ordered = np.sort(kept, axis=0)
+        counts = inside.sum(axis=0)
+        rank = quantile * (np.maximum(counts, 1) - 1)
+        below = np.floor(rank).astype(np.intp)
+        above = np.minimum(below + 1, np.maximum(counts - 1, 0))
+        weight = rank - below
+        columns = np.arange(values.shape[1])
+        low = ordered[below, columns]
+        high = ordered[above, columns]
+        result: _F = low * (1 - weight) + high * weight
+        return result
+
+    return _over_time(recording, range_seconds, at, offset, semantics, reduce)
+
+
+def instant(
+    recording: Recording,
+    at: Times,
+    *,
+    offset: float = 0.0,
+    lookback_seconds: float = LOOKBACK_SECONDS,
+    semantics: Semantics = "prometheus3",
+) -> Recording:
+    """What a PromQL instant selector returns: each series' newest sample.
+
+    A series is in the result at time ``t`` when its newest sample at or before ``t``
+    is at most ``lookback_seconds`` old (strictly less in ``prometheus3``) and no stale
+    marker (see :meth:`Recording.stale_markers`) follows it before ``t``.
+
+    Args:
+        recording: The samples.
+        at: The evaluation time or times, in seconds since the epoch.
+        offset: Look this many seconds further back (PromQL ``offset``).
+        lookback_seconds: How old a sample may be, in seconds (Prometheus: 5 min).
+        semantics: ``"prometheus3"`` or ``"prometheus2"``.
+
+    Returns:
+        One row per evaluation time (ascending), the input's columns and unit.
+
+    Raises:
+        ValueError: An unknown ``semantics``.
+    """
+    _check_semantics(semantics)
+    seconds, ends = _evaluation_ms(at, offset)
+    times_ms = to_ms(recording.times)
+    present = np.asarray(recording.present, dtype=bool)
+    events = present | recording.stale_markers()
+    rows = np.arange(len(times_ms), dtype=np.intp)[:, None]
+    latest = np.where(events, rows, -1)
+    if len(times_ms):
+        latest = np.maximum.accumulate(latest, axis=0)
+    upto = np.searchsorted(times_ms, ends, side="right") - 1
+    columns = np.arange(len(recording.series))
+    picked = np.where(upto[:, None] >= 0, latest[np.maximum(upto, 0)], -1)
+    safe = np.maximum(picked, 0)
+    sample_ms = times_ms[safe] if len(times_ms) else np.zeros_like(safe, np.int64)
+    oldest = ends[:, None] - round(lookback_seconds * 1000.0)
+    fresh = sample_ms >= oldest if semantics == "prometheus2" else sample_ms > oldest
+    has = (picked >= 0) & fresh
+    if len(times_ms):
+        has &= present[safe, columns]
+        values = recording.values[safe, columns]
+    else:
+        values = np.full(has.shape, np.nan)
+    return _result(recording, seconds, values, has)
+
+
+@attrs.frozen(slots=True, eq=False)
+class Increase:
+    """Each counter's growth between two instants, from its samples only.
+
+    Attributes:
+        series: The counters (the recording's columns).
+        increase: Shape ``(S,)``, float64: the growth in the counters' unit (joules in,
+            joules out), each decrease counted as a reset to zero; NaN where fewer
+            than two samples were found.
+        first_seconds: Shape ``(S,)``, float64: the time of the sample the growth
+            starts from, in seconds since the epoch (NaN where none).
+        last_seconds: Shape ``(S,)``, float64: the time of the sample it ends at.
+        resets: Shape ``(S,)``, int64: the decreases counted as resets.
+    """
+
+    series: tuple[object, ...]
+    increase: _F
+    first_seconds: _F
+    last_seconds: _F
+    resets: npt.NDArray[np.int64]
+
+    @property
+    def seconds(self) -> _F:
+        """Shape ``(S,)``: the span each increase covers, in seconds."""
+        span: _F = self.last_seconds - self.first_seconds
+        return span
+
+    @property
+    def per_second(self) -> _F:
+        """Shape ``(S,)``: the increase over its span (joules in, watts out)."""
+        with np.errstate(all="ignore"):
+            ratio: _F = self.increase / self.seconds
+        return ratio
+
+
+def increase_between(recording: Recording, start: float, end: float) -> Increase:
+    """The growth of every counter from ``start`` to ``end``, without extrapolation.
+
+    Each counter starts from its newest sample at or before ``start`` (or, for a
+    counter that appears later, its first sample) and ends at its newest sample at
+    or before ``end``; consecutive samples are differenced, a decrease counting as a
+    reset to zero. This is a measurement: nothing is guessed beyond the samples.
+
+    Args:
+        recording: The samples.
+        start: The first instant, in seconds since the epoch.
+        end: The second instant, in seconds since the epoch.
+
+    Returns:
+        The increase per column with the times it spans.
+
+    Raises:
+        ValueError: ``end`` is before ``start``.
+    """
+    if end < start:
+        raise ValueError(f"end ({end}) is before start ({start}).")
+    columns = _Columns.of(recording)
+    count = len(recording.series)
+    begin_row = int(np.searchsorted(columns.times_ms, to_ms(start), side="right")) - 1
+    stop_row = int(np.searchsorted(columns.times_ms, to_ms(end), side="right"))
+    picked = np.arange(count)
+    if begin_row >= 0:
+        lo_rows = columns.previous[begin_row, picked]
+        lo_rows = np.where(columns.present[begin_row], begin_row, lo_rows)
+    else:
+        lo_rows = np.full(count, -1, dtype=np.intp)
+    lo = max(begin_row, 0)
+    # Rows from the earliest starting sample to the end; columns without a sample at
+    # or before ``start`` begin at their first sample after it.
+    first = int(lo_rows[lo_rows >= 0].min()) if (lo_rows >= 0).any() else lo
+    inside = columns.present[first:stop_row].copy()
+    rows = np.arange(first, stop_row)[:, None]
+    start_rows = np.where(lo_rows >= 0, lo_rows, lo)
+    inside &= rows >= start_rows[None, :]
+    win = _Window.of(inside, 0, stop_row - first)
+    values = columns.values[first:stop_row]
+    steps = np.where(inside, values, np.nan)
+    total = np.zeros(count)
+    previous = np.full(count, np.nan)
+    reset_count = np.zeros(count, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        for row in range(steps.shape[0]):
+            now = steps[row]
+            seen = ~np.isnan(now) & ~np.isnan(previous)
+            dropped = seen & (now < previous)
+            step = np.where(dropped, now, now - previous)
+            total = total + np.where(seen, step, 0.0)
+            reset_count += dropped
+            previous = np.where(inside[row], now, previous)
+    ok = win.count >= 2
+    times = columns.times_ms.astype(np.float64) / 1000
+    return Increase(
+        series=tuple(recording.series),
+        increase=np.where(ok, total, np.nan),
+        first_seconds=np.where(ok, times[first + win.first_row], np.nan),
+        last_seconds=np.where(ok, times[first + win.last_row], np.nan),
+        resets=reset_count,
+    )
