@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .cli_options import add_connection_options, positive_seconds, scraper_from_args
+from .cli_query import add_query_command, run_query
 from .delta import EnergyDelta, diff
 from .demo import BUNDLED_RELEASES, run_demo
 from .dumps import dump_header, read_dump, write_dump
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of waiting 3 s",
     )
     _energy_options(demo, zone=False)
+    add_query_command(commands)
     return parser
 
 
@@ -196,6 +198,13 @@ def _run(args: argparse.Namespace) -> int:
         _print_delta(
             args.format, diff(before, after, zone=args.zone, interval=args.interval)
         )
+        return EXIT_OK
+    if args.command == "query":
+        try:
+            print(run_query(args))
+        except argparse.ArgumentTypeError as error:
+            print(f"kepler-reader query: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
         return EXIT_OK
     if args.command == "demo":
         _print_delta(args.format, run_demo(args.release, wait=not args.no_wait))

@@ -240,9 +240,10 @@ def _extrapolated(
                     to_start = np.where(floor & (to_zero < to_start), to_zero, to_start)
                 span = sampled + np.where(to_start < threshold, to_start, average / 2)
                 span = span + np.where(to_end < threshold, to_end, average / 2)
-                result = result * (span / sampled)
+                factor = span / sampled
                 if per_second:
-                    result = result / _go_seconds(range_ms)
+                    factor = factor / _go_seconds(range_ms)
+                result = result * factor
             else:
                 to_start = np.where(to_start >= threshold, average / 2, to_start)
                 if counter:
@@ -510,9 +511,24 @@ def changes(
     )
 
 
+def _kahan_add(increment: _F, total: _F, compensation: _F) -> tuple[_F, _F]:
+    # Neumaier's compensated summation, the variant Prometheus uses: the lost low
+    # bits gather in ``compensation``, added to the total at the end.
+    new = total + increment
+    larger = np.abs(total) >= np.abs(increment)
+    lost = np.where(larger, (total - new) + increment, (increment - new) + total)
+    return new, compensation + lost
+
+
 def _sum(values: _F, inside: _B) -> _F:
-    total: _F = np.where(inside, values, 0.0).sum(axis=0)
-    return total
+    total = np.zeros(values.shape[1])
+    compensation = np.zeros(values.shape[1])
+    for row, here in zip(values, inside, strict=True):
+        step, lost = _kahan_add(np.where(here, row, 0.0), total, compensation)
+        total = np.where(here, step, total)
+        compensation = np.where(here, lost, compensation)
+    result: _F = np.where(np.isinf(total), total, total + compensation)
+    return result
 
 
 def _count(values: _F, inside: _B) -> _F:
@@ -521,7 +537,22 @@ def _count(values: _F, inside: _B) -> _F:
 
 
 def _avg(values: _F, inside: _B) -> _F:
-    return _sum(values, inside) / _count(values, inside)
+    # A running mean with compensated steps, as Prometheus computes it; an infinite
+    # mean stays as it is unless a sample would change it to NaN.
+    mean = np.zeros(values.shape[1])
+    compensation = np.zeros(values.shape[1])
+    count = np.zeros(values.shape[1])
+    for row, here in zip(values, inside, strict=True):
+        count = count + here
+        keep = np.isinf(mean) & (
+            (np.isinf(row) & ((mean > 0) == (row > 0))) | np.isfinite(row)
+        )
+        use = here & ~keep
+        step, lost = _kahan_add(row / count - mean / count, mean, compensation)
+        mean = np.where(use, step, mean)
+        compensation = np.where(use, lost, compensation)
+    result: _F = np.where(np.isinf(mean), mean, mean + compensation)
+    return result
 
 
 def _extreme(pick: Callable[[_F, _F], _F], empty: float) -> Reducer:
@@ -549,14 +580,29 @@ def _present(values: _F, inside: _B) -> _F:
 
 
 def _stdvar(values: _F, inside: _B) -> _F:
-    mean = _avg(values, inside)
-    squares: _F = np.where(inside, (values - mean) ** 2, 0.0).sum(axis=0)
-    variance: _F = squares / _count(values, inside)
+    # Welford's running variance with compensated sums, in Prometheus's order.
+    shape = values.shape[1]
+    count = np.zeros(shape)
+    mean, mean_lost = np.zeros(shape), np.zeros(shape)
+    aux, aux_lost = np.zeros(shape), np.zeros(shape)
+    for row, here in zip(values, inside, strict=True):
+        count = count + here
+        delta = row - (mean + mean_lost)
+        new_mean, new_mean_lost = _kahan_add(delta / count, mean, mean_lost)
+        new_aux, new_aux_lost = _kahan_add(
+            delta * (row - (new_mean + new_mean_lost)), aux, aux_lost
+        )
+        mean = np.where(here, new_mean, mean)
+        mean_lost = np.where(here, new_mean_lost, mean_lost)
+        aux = np.where(here, new_aux, aux)
+        aux_lost = np.where(here, new_aux_lost, aux_lost)
+    variance: _F = (aux + aux_lost) / count
     return variance
 
 
 def _stddev(values: _F, inside: _B) -> _F:
-    return np.sqrt(_stdvar(values, inside))
+    deviation: _F = np.sqrt(_stdvar(values, inside))
+    return deviation
 
 
 _OVER_TIME: dict[str, Reducer] = {

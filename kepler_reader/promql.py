@@ -28,7 +28,7 @@ import datetime as dt
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import attrs
@@ -434,13 +434,55 @@ def _reduce(op: str, values: _F, present: _B) -> tuple[_F, _B]:
     return result, count > 0
 
 
-_ARITHMETIC = {
+def _go_pow(base: _F, exponent: _F) -> _F:
+    """``base ** exponent`` as Go's ``math.Pow`` computes it.
+
+    For whole exponents Go squares the mantissa repeatedly and keeps the binary
+    exponent apart, which can differ from C's ``pow`` in the last bit; that is
+    repeated here. Other exponents use numpy's ``power``, which may differ from Go
+    in the last bit.
+    """
+    x, y = np.broadcast_arrays(np.asarray(base, np.float64), np.asarray(exponent))
+    result = np.array(np.power(x, y), dtype=np.float64)
+    whole = np.trunc(np.abs(y))
+    chosen = (
+        (whole == np.abs(y))
+        & (whole >= 2)
+        & (whole <= 1024)
+        & np.isfinite(x)
+        & (x != 0)
+    )
+    if not chosen.any():
+        return result
+    count = whole[chosen].astype(np.int64)
+    mantissa, power_of_two = np.frexp(x[chosen])
+    total = np.ones(len(count))
+    total_exponent = np.zeros(len(count), dtype=np.int64)
+    shift = power_of_two.astype(np.int64)
+    while bool((count != 0).any()):
+        odd = (count & 1) == 1
+        total = np.where(odd, total * mantissa, total)
+        total_exponent = np.where(odd, total_exponent + shift, total_exponent)
+        mantissa = mantissa * mantissa
+        shift = shift * 2
+        small = mantissa < 0.5
+        mantissa = np.where(small, mantissa + mantissa, mantissa)
+        shift = np.where(small, shift - 1, shift)
+        count >>= 1
+    negative = y[chosen] < 0
+    total = np.where(negative, 1 / total, total)
+    total_exponent = np.where(negative, -total_exponent, total_exponent)
+    result[chosen] = np.ldexp(total, total_exponent)
+    return result
+
+
+_ARITHMETIC: dict[str, Callable[[_F, _F], _F]] = {
     "+": np.add,
     "-": np.subtract,
     "*": np.multiply,
     "/": np.divide,
     "%": np.fmod,
-    "^": np.power,
+    "^": _go_pow,
 }
 
 
