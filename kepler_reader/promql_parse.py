@@ -342,10 +342,12 @@ class _Parser:
         where = self.token.at if at is None else at
         return QueryError(reason, expression=self.expression, position=where)
 
-    def unsupported(self, what: str, at: int | None = None) -> UnsupportedQueryError:
+    def unsupported(
+        self, what: str, at: int | None = None, hint: str = ""
+    ) -> UnsupportedQueryError:
         where = self.token.at if at is None else at
         return UnsupportedQueryError(
-            f"{what} is not supported by kepler-reader's PromQL subset",
+            f"{what} is not supported by kepler-reader's PromQL subset{hint}",
             expression=self.expression,
             position=where,
         )
@@ -430,7 +432,10 @@ class _Parser:
                 self.token.text, expression=self.expression, at=self.token.at
             )
             self.advance()
-            if self.is_op(":"):
+            # A metric name may start with ":", so "[5m:1m]" lexes its step as one.
+            if self.is_op(":") or (
+                self.token.kind == "ident" and self.token.text.startswith(":")
+            ):
                 raise self.unsupported("a subquery [range:step]")
             self.expect_op("]")
             expr = MatrixSelector(expr, range_ms, at=start)
@@ -511,7 +516,7 @@ class _Parser:
         if kinds is None:
             known = ", ".join(sorted(FUNCTIONS))
             raise self.unsupported(
-                f"the function {name}() (supported functions: {known})", at
+                f"the function {name}()", at, f" (supported functions: {known})"
             )
         self.expect_op("(")
         args: list[Expr] = []

@@ -102,8 +102,8 @@ def _answer_results(document: Any, source: str) -> list[tuple[str, list[Any]]]:
         return [("", document)]
     if not isinstance(document, dict):
         raise DataError(f"{source}: expected a JSON object or array, not {document!r}.")
-    if "status" in document:
-        if document["status"] != "success":
+    if "status" in document or isinstance(document.get("data"), dict):
+        if document.get("status", "success") != "success":
             kind = document.get("errorType", "error")
             raise DataError(
                 f"{source}: the answer is a Prometheus error ({kind}: "
@@ -244,7 +244,7 @@ def _from_cells(
     if len(repeated):
         first = int(repeated[0])
         raise DataError(
-            f"{source}: {series[int(cells[first])]} has two samples at "
+            f"{source}: {str(series[int(cells[first])]) or '{}'} has two samples at "
             f"{int(stamps[first]) / 1000:.3f} s."
         )
     matrix.reshape(-1)[flat] = values
