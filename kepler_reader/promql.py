@@ -197,23 +197,41 @@ class QueryResult:
         )
 
     def table(self) -> str:
-        """The answer as a text table: one line per value (series, time, value)."""
-        rows = []
-        for labels, times, values in zip(
-            self.metrics, self.times, self.values, strict=True
-        ):
-            shown = _labels_text(labels) if self.result_type != "scalar" else "scalar"
-            for t, v in zip(times, values, strict=True):
-                rows.append((shown, _format_time(round(t * 1000)), format_value(v)))
+        """The answer as a text table: one line per value (series, time, value).
+
+        Labels that every series shares are printed once above the table, so the
+        rows show what tells the series apart.
+        """
+        if self.result_type == "scalar":
+            shown = ["scalar"]
+            common: Labels = ()
+        else:
+            common = _common_labels(self.metrics) if len(self.metrics) > 1 else ()
+            shared = set(common)
+            shown = [
+                _labels_text(tuple(p for p in labels if p not in shared))
+                for labels in self.metrics
+            ]
+        rows = [
+            (name, _format_time(round(t * 1000)), format_value(v))
+            for name, times, values in zip(shown, self.times, self.values, strict=True)
+            for t, v in zip(times, values, strict=True)
+        ]
         if not rows:
             return "(no data)"
         header = ("series", "time", "value")
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-        lines = [
-            f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c:>{widths[2]}}"
+        lines = [f"every series: {_labels_text(common)}", ""] if common else []
+        lines += [
+            f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c:>{widths[2]}}".rstrip()
             for a, b, c in [header, tuple("-" * w for w in widths), *rows]
         ]
-        return "\n".join(line.rstrip() for line in lines)
+        return "\n".join(lines)
+
+
+def _common_labels(metrics: tuple[Labels, ...]) -> Labels:
+    shared = set(metrics[0]).intersection(*metrics[1:])
+    return tuple(pair for pair in metrics[0] if pair in shared)
 
 
 def _labels_text(labels: Labels) -> str:

@@ -1,0 +1,50 @@
+"""The commands shown in docs/query.md print what the page says they print."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from kepler_reader.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = (ROOT / "docs" / "query.md").read_text()
+
+
+def _examples() -> list[tuple[str, str]]:
+    # Every "$ kepler-reader ..." line of a console block, with the lines after it up
+    # to the next command or the block's end. Outputs cut short with "…" are skipped.
+    found = []
+    for block in re.findall(r"```console\n(.*?)```", PAGE, flags=re.DOTALL):
+        parts = re.split(r"^\$ ", block, flags=re.MULTILINE)
+        for part in parts[1:]:
+            command, _, output = part.partition("\n")
+            if "…" not in output:
+                found.append((command, output))
+    return found
+
+
+EXAMPLES = _examples()
+
+
+def test_the_page_has_examples() -> None:
+    assert len(EXAMPLES) >= 12
+
+
+@pytest.mark.parametrize(("command", "output"), EXAMPLES, ids=range(len(EXAMPLES)))
+def test_example(
+    command: str,
+    output: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(ROOT)
+    words = shlex.split(command)
+    assert words[0] == "kepler-reader"
+    code = main(words[1:])
+    captured = capsys.readouterr()
+    printed = captured.out if code == 0 else captured.err
+    assert printed.rstrip("\n") == output.rstrip("\n")
