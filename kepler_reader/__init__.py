@@ -26,10 +26,14 @@ from .delta import (
     diff,
     pod_sums,
 )
+from .discovery import KeplerPod, discover, scrapers_for
 from .dumps import read_dump, write_dump
+from .endpoints import ScrapeResult, scrape_all
 from .exceptions import (
     AuthenticationError,
+    CredentialError,
     DataError,
+    DiscoveryError,
     DumpError,
     EndpointUnreachableError,
     HTTPStatusError,
@@ -42,6 +46,7 @@ from .exceptions import (
     QueryError,
     ScrapeError,
     ScrapeTimeoutError,
+    TLSError,
     UnsupportedQueryError,
 )
 from .histograms import Histogram, histograms
@@ -65,13 +70,18 @@ from .readers import (
     read_prometheus_json,
 )
 from .recording import Recording, recording_from_snapshots
+from .replay import ReplayExporter
 from .scraping import Response, Scraper, fetch, scrape
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
+from .transport import Credentials
 
 __all__ = [
     "AuthenticationError",
     "CounterDeltas",
+    "CredentialError",
+    "Credentials",
     "DataError",
+    "DiscoveryError",
     "DumpError",
     "EndpointUnreachableError",
     "EnergyDelta",
@@ -80,6 +90,7 @@ __all__ = [
     "Histogram",
     "IncompleteResponseError",
     "Increase",
+    "KeplerPod",
     "KeplerReaderError",
     "KeplerView",
     "LimitExceededError",
@@ -97,14 +108,17 @@ __all__ = [
     "QueryResult",
     "Recording",
     "Registry",
+    "ReplayExporter",
     "Response",
     "Sample",
     "ScrapeError",
+    "ScrapeResult",
     "ScrapeTimeoutError",
     "Scraper",
     "Series",
     "Snapshot",
     "StreamParser",
+    "TLSError",
     "UnsupportedQueryError",
     "Workload",
     "ZoneSlice",
@@ -112,6 +126,7 @@ __all__ = [
     "align",
     "detect_era",
     "diff",
+    "discover",
     "fetch",
     "histograms",
     "increase_between",
@@ -127,6 +142,8 @@ __all__ = [
     "read_prometheus_json",
     "recording_from_snapshots",
     "scrape",
+    "scrape_all",
+    "scrapers_for",
     "sniff_format",
     "write_dump",
 ]

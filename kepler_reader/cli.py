@@ -20,6 +20,7 @@ from .demo import BUNDLED_RELEASES, run_demo
 from .dumps import dump_header, read_dump, write_dump
 from .exceptions import DumpError, KeplerReaderError, ScrapeError
 from .output import delta_csv, delta_json, delta_table, snapshot_json, snapshot_table
+from .replay import add_replay_command, run_replay
 
 __all__ = ["build_parser", "main"]
 
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _energy_options(demo, zone=False)
     add_query_command(commands)
+    add_replay_command(commands)
     return parser
 
 
@@ -209,6 +211,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         _print_delta(args.format, run_demo(args.release, wait=not args.no_wait))
         return EXIT_OK
+    if args.command == "replay":
+        return run_replay(args)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 

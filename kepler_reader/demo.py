@@ -1,21 +1,18 @@
 """A local stand-in for a Kepler endpoint, serving the bundled scrapes.
 
-:class:`ReplayExporter` binds 127.0.0.1 on a free port and answers ``GET /metrics``
-with one body after another, keeping the last one once the list is used up. The demo
-scrapes it twice over HTTP, through the same :func:`~kepler_reader.fetch` a real
-endpoint goes through.
+:class:`~kepler_reader.replay.ReplayExporter` (importable from here too) binds
+127.0.0.1 on a free port and answers ``GET /metrics`` with one body after another,
+keeping the last one once the list is used up. The demo scrapes it twice over HTTP,
+through the same :func:`~kepler_reader.fetch` a real endpoint goes through.
 """
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
-from collections.abc import Sequence
 from importlib import resources
-from types import TracebackType
 
 from .delta import EnergyDelta, diff
+from .replay import ReplayExporter
 from .scraping import scrape
 
 __all__ = ["BUNDLED_RELEASES", "ReplayExporter", "bundled_scrapes", "run_demo"]
@@ -41,78 +38,6 @@ def bundled_scrapes(release: str) -> tuple[bytes, bytes]:
     first = (folder / f"{release}-node-a.prom").read_bytes()
     second = (folder / f"{release}-node-a.t3.prom").read_bytes()
     return first, second
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] != "/metrics":
-            self.send_error(404, "Only /metrics is served here.")
-            return
-        body = self.server.next_body()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Stay quiet: the demo's output is the table."""
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, bodies: Sequence[bytes]) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self._bodies = list(bodies)
-        self._served = 0
-        self._lock = threading.Lock()
-
-    def next_body(self) -> bytes:
-        with self._lock:
-            body = self._bodies[min(self._served, len(self._bodies) - 1)]
-            self._served += 1
-            return body
-
-
-class ReplayExporter:
-    """Serve ``bodies`` on ``http://127.0.0.1:PORT/metrics``, one per request.
-
-    Use as a context manager; the server thread stops on exit.
-
-    Args:
-        bodies: The bodies to serve in order; the last one repeats.
-    """
-
-    def __init__(self, bodies: Sequence[bytes]) -> None:
-        if not bodies:
-            raise ValueError("ReplayExporter needs at least one body.")
-        self._server = _Server(bodies)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="kepler-reader-replay", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        """The metrics URL of the running exporter."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/metrics"
-
-    def __enter__(self) -> ReplayExporter:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def run_demo(release: str = "v0.11", *, wait: bool = True) -> EnergyDelta:

@@ -7,11 +7,14 @@ caller can catch that one class and know nothing else escapes by design::
     ├── ParseError (also a ValueError)          a body that is not valid exposition text
     ├── ScrapeError                             a scrape that produced no usable body
     │   ├── EndpointUnreachableError            connection refused, DNS failure, reset
+    │   │   └── TLSError                        certificate not trusted or refused
     │   ├── ScrapeTimeoutError                  connect or read timeout
     │   ├── HTTPStatusError                     any status other than 200
     │   │   └── AuthenticationError             401 or 403
     │   ├── NotAnExpositionError                HTML, JSON or another non-metrics body
-    │   └── IncompleteResponseError             body shorter than announced, cut chunks
+    │   ├── IncompleteResponseError             body shorter than announced, cut chunks
+    │   ├── CredentialError                     a token or password file cannot be read
+    │   └── DiscoveryError                      the Kubernetes API did not list the pods
     ├── DumpError                               a saved dump that cannot be read
     ├── LimitExceededError                      input larger than a configured limit
     ├── DataError (also a ValueError)           numbers that cannot give an answer
@@ -27,7 +30,9 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "CredentialError",
     "DataError",
+    "DiscoveryError",
     "DumpError",
     "EndpointUnreachableError",
     "HTTPStatusError",
@@ -40,6 +45,7 @@ __all__ = [
     "QueryError",
     "ScrapeError",
     "ScrapeTimeoutError",
+    "TLSError",
     "UnsupportedQueryError",
 ]
 
@@ -131,6 +137,14 @@ class EndpointUnreachableError(ScrapeError):
     """The endpoint could not be reached (connection refused, DNS failure, reset)."""
 
 
+class TLSError(EndpointUnreachableError):
+    """The TLS handshake failed.
+
+    The server's certificate is not trusted (wrong CA bundle, self-signed, wrong host
+    name), or the server refused our client certificate.
+    """
+
+
 class ScrapeTimeoutError(ScrapeError):
     """The endpoint did not connect or answer within the timeout."""
 
@@ -161,6 +175,32 @@ class NotAnExpositionError(ScrapeError):
 
 class IncompleteResponseError(ScrapeError):
     """The response ended before its body did (short Content-Length, cut chunks)."""
+
+
+class CredentialError(ScrapeError):
+    """A credential the scrape needs cannot be used.
+
+    A bearer token or password file is missing, unreadable or empty, or a CA,
+    certificate or key file does not exist, or the settings contradict each other
+    (a token and basic auth at once). The message names the file, never its content.
+
+    Attributes:
+        path: The file concerned, or ``None`` for contradictory settings.
+    """
+
+    def __init__(self, message: str, *, url: str, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(message, url=url)
+
+
+class DiscoveryError(ScrapeError):
+    """The Kubernetes API server did not list the Kepler pods.
+
+    It was unreachable, refused the service account, or answered something that is
+    not a pod list.
+
+    ``url`` is the API request's URL (without the token, which travels in a header).
+    """
 
 
 class DumpError(KeplerReaderError):

@@ -12,10 +12,11 @@ import logging
 import math
 import re
 import socket
+import ssl
 import time
 import urllib.parse
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -25,6 +26,7 @@ import urllib3
 from .dumps import redact_url
 from .exceptions import (
     AuthenticationError,
+    CredentialError,
     EndpointUnreachableError,
     HTTPStatusError,
     IncompleteResponseError,
@@ -32,9 +34,18 @@ from .exceptions import (
     NotAnExpositionError,
     ScrapeError,
     ScrapeTimeoutError,
+    TLSError,
 )
 from .parser import Parser
 from .snapshot import ParseWarning
+from .transport import (
+    DEFAULT_BACKOFF_SECONDS,
+    DEFAULT_MAX_RETRY_AFTER_SECONDS,
+    DEFAULT_RETRIES,
+    Credentials,
+    build_session,
+    retries_taken,
+)
 
 if TYPE_CHECKING:
     from .snapshot import Snapshot
@@ -47,6 +58,7 @@ __all__ = [
     "Scraper",
     "fetch",
     "format_of",
+    "parse_response",
     "scrape",
 ]
 
@@ -78,7 +90,10 @@ class Response:
         body: The body, decompressed.
         scraped_at: When the response headers arrived, in seconds since the epoch.
         content_type: The ``Content-Type`` header, or ``""`` when absent.
-        elapsed_seconds: Time from sending the request to the end of the body.
+        elapsed_seconds: Time from sending the first request to the end of the body,
+            in seconds (retries and their waits included).
+        retries: How many tries failed before this one (always 0 without a
+            :class:`Scraper`'s retry policy).
     """
 
     url: str
@@ -86,6 +101,7 @@ class Response:
     scraped_at: float
     content_type: str
     elapsed_seconds: float
+    retries: int = 0
 
 
 def format_of(content_type: str) -> str | None:
@@ -167,14 +183,31 @@ def _first_line(body: bytes) -> str:
     return line.decode("utf-8", "replace")
 
 
-def _check_status(response: requests.Response, url: str) -> None:
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _after(retries: int) -> str:
+    if retries == 0:
+        return ""
+    return f" after {retries} {'retry' if retries == 1 else 'retries'}"
+
+
+def _check_status(
+    response: requests.Response, url: str, secrets: Sequence[str]
+) -> None:
     if response.status_code == 200:
         return
     try:
         start = next(response.iter_content(4096), b"")
     except requests.exceptions.RequestException:
         start = b""
-    excerpt = _first_line(start)
+    # A proxy may echo the request, Authorization header included.
+    excerpt = _scrub(_first_line(start), secrets)
     if excerpt.lower().startswith(("<!doctype", "<html")):
         # An error page: its reason phrase says more than its first line of markup.
         excerpt = response.reason or ""
@@ -182,8 +215,9 @@ def _check_status(response: requests.Response, url: str) -> None:
     kind = (
         AuthenticationError if response.status_code in (401, 403) else HTTPStatusError
     )
+    retried = _after(retries_taken(response=response.raw))
     raise kind(
-        f"{url} answered HTTP {response.status_code}{detail}",
+        f"{url} answered HTTP {response.status_code}{retried}{detail}",
         url=url,
         status=response.status_code,
         body_excerpt=excerpt,
@@ -227,21 +261,29 @@ def fetch(
     *,
     session: requests.Session | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    connect_timeout: float | None = None,
     headers: dict[str, str] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     deadline: float | None = None,
+    secrets: Sequence[str] = (),
 ) -> Response:
     """Get the body of ``url``, checked to be a complete exposition.
 
     Args:
         url: The metrics URL, e.g. ``http://127.0.0.1:28282/metrics``.
         session: A ``requests`` session to reuse (keep-alive); a new one by default.
-        timeout: Connect and read timeout, in seconds.
+            Retries, TLS settings and client certificates are the session's.
+        timeout: Read timeout (and connect timeout, unless ``connect_timeout``), in
+            seconds.
+        connect_timeout: Connect timeout, in seconds.
         headers: Extra request headers (they override the defaults).
-        max_body_bytes: Largest body accepted, in bytes after decompression.
-        deadline: Most seconds the whole response may take to arrive (a server that
-            drips bytes slower than ``timeout`` per read is cut off here); three times
-            ``timeout`` by default.
+        max_body_bytes: Largest body accepted, in bytes, both as sent (compressed)
+            and after decompression.
+        deadline: Most seconds the body may take to arrive once the headers are in
+            (a server that drips bytes slower than ``timeout`` per read is cut off
+            here); three times ``timeout`` by default.
+        secrets: Strings never to show in an error message (a token a proxy echoes
+            back in its error page).
 
     Returns:
         The response body with its arrival time.
@@ -261,10 +303,12 @@ def fetch(
         raise ScrapeError(
             f"{shown}: the URL must start with http:// or https://.", url=shown
         )
-    if not 0 < timeout < math.inf:
-        raise ValueError(
-            f"timeout must be a positive number of seconds, not {timeout!r}"
-        )
+    connect = timeout if connect_timeout is None else connect_timeout
+    for value in (timeout, connect):
+        if not 0 < value < math.inf:
+            raise ValueError(
+                f"timeout must be a positive number of seconds, not {value!r}"
+            )
     limit = timeout * 3 if deadline is None else deadline
     request_headers = {"Accept": ACCEPT_TEXT, "Accept-Encoding": "gzip"}
     request_headers.update(headers or {})
@@ -275,12 +319,16 @@ def fetch(
     announced = ""
     try:
         with http.get(
-            url, headers=request_headers, timeout=timeout, stream=True
+            url, headers=request_headers, timeout=(connect, timeout), stream=True
         ) as response:
             scraped_at = time.time()
+            arrived = time.monotonic()
+            retries = retries_taken(response=response.raw)
             if response.status_code != 200:
-                _check_status(response, shown)
+                _check_status(response, shown, secrets)
             announced = response.headers.get("Content-Length", "")
+            if announced.isdigit() and int(announced) > max_body_bytes:
+                raise _too_large(shown, max_body_bytes)
             encoding = response.headers.get("Content-Encoding", "").strip().lower()
             if encoding not in ("", "identity", "gzip", "x-gzip"):
                 raise NotAnExpositionError(
@@ -295,12 +343,14 @@ def fetch(
             # decompressed size is capped as it grows.
             for chunk in _arrivals(response.raw):
                 received += len(chunk)
+                if received > max_body_bytes:
+                    raise _too_large(shown, max_body_bytes)
                 piece = inflater.feed(chunk) if inflater is not None else chunk
                 size += len(piece)
                 if size > max_body_bytes:
                     raise _too_large(shown, max_body_bytes)
                 chunks.append(piece)
-                if time.monotonic() - started > limit:
+                if time.monotonic() - arrived > limit:
                     raise ScrapeTimeoutError(
                         f"{shown}: the body was still arriving after {limit:g} s.",
                         url=shown,
@@ -310,7 +360,8 @@ def fetch(
             content_type = response.headers.get("Content-Type", "")
     except requests.exceptions.ConnectTimeout as error:
         raise ScrapeTimeoutError(
-            f"{shown}: no connection within {timeout} s.", url=shown
+            f"{shown}: no connection within {connect} s{_after(retries_taken(error))}.",
+            url=shown,
         ) from error
     except (
         requests.exceptions.ReadTimeout,
@@ -331,9 +382,14 @@ def fetch(
         raise IncompleteResponseError(
             f"{shown}: the response ended before its body did, {where}.", url=shown
         ) from error
+    except requests.exceptions.SSLError as error:
+        raise TLSError(
+            f"{shown}: the TLS handshake failed ({_tls_cause(error)}).", url=shown
+        ) from error
     except requests.exceptions.ConnectionError as error:
         raise EndpointUnreachableError(
-            f"{shown} is unreachable ({_cause(error)}).", url=shown
+            f"{shown} is unreachable ({_cause(error)}){_after(retries_taken(error))}.",
+            url=shown,
         ) from error
     except (
         requests.exceptions.RequestException,
@@ -343,7 +399,8 @@ def fetch(
         UnicodeError,
     ) as error:
         raise ScrapeError(
-            f"{shown}: the request failed ({_cause(error)}).", url=shown
+            f"{shown}: the request failed ({_scrub(_cause(error), secrets)}).",
+            url=shown,
         ) from error
     finally:
         if own:
@@ -357,7 +414,30 @@ def fetch(
     _check_content(body, content_type, shown)
     elapsed = time.monotonic() - started
     log.debug("scraped %s: %d bytes in %.1f ms", shown, len(body), elapsed * 1000)
-    return Response(shown, body, scraped_at, content_type, elapsed)
+    return Response(shown, body, scraped_at, content_type, elapsed, retries)
+
+
+def _tls_cause(error: BaseException) -> str:
+    """The SSL library's reason for a failed handshake, e.g. the verify error."""
+    stack: list[BaseException] = [error]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current.verify_message or current.reason or "not trusted"
+        if isinstance(current, ssl.SSLEOFError):
+            # Typically a server that wants a client certificate and hangs up
+            # before its alert reaches us.
+            return "the server closed the connection during the handshake"
+        if isinstance(current, ssl.SSLError) and current.reason:
+            return str(current.reason).replace("_", " ").lower()
+        linked = (*current.args, current.__cause__, current.__context__)
+        linked += (getattr(current, "reason", None),)
+        stack.extend(x for x in linked if isinstance(x, BaseException))
+    return _cause(error)
 
 
 def _cause(error: BaseException) -> str:
@@ -430,7 +510,22 @@ def scrape(
     wanted = {"Accept": ACCEPT_OPENMETRICS} if openmetrics else {}
     wanted.update(headers or {})
     response = fetch(url, session=session, timeout=timeout, headers=wanted)
-    parser = parser or Parser(lenient=lenient)
+    return parse_response(response, parser or Parser(lenient=lenient), lenient=lenient)
+
+
+def parse_response(
+    response: Response, parser: Parser, *, lenient: bool = False
+) -> Snapshot:
+    """Parse a fetched body in the format its ``Content-Type`` names.
+
+    Returns:
+        The snapshot, with ``scraped_at`` and ``source`` from the response; a
+        missing or unknown ``Content-Type`` is read as the text format 0.0.4, with
+        a warning on the snapshot.
+
+    Raises:
+        ParseError: The body is not valid exposition text (strict mode).
+    """
     chosen = format_of(response.content_type)
     snapshot = parser.parse(
         response.body,
@@ -451,15 +546,46 @@ def scrape(
 class Scraper:
     """A reusable client for one endpoint: one keep-alive session, one warm parser.
 
+    The session retries connection failures, 5xx and 429 answers with backoff
+    (``Retry-After`` honoured up to ``max_retry_after``), and carries the TLS
+    settings; see :mod:`kepler_reader.transport`. The bearer token and password
+    files are read again on every scrape, so a rotated service-account token is
+    picked up. No secret appears in the ``repr``, a log line or an error.
+
     Args:
-        url: The metrics URL, e.g. ``http://127.0.0.1:28282/metrics``.
-        timeout: Connect and read timeout, in seconds.
+        url: The metrics URL, e.g. ``https://10.0.0.7:8443/metrics``.
+        timeout: Read timeout (and connect timeout, unless ``connect_timeout``), in
+            seconds.
         lenient: Skip bad lines instead of raising.
         openmetrics: Ask for OpenMetrics first instead of the text format 0.0.4.
         node: The node this endpoint reports on, for results that span nodes
             (default: the URL's host).
+        connect_timeout: Connect timeout, in seconds (default: ``timeout``).
+        retries: Tries after the first one; 0 disables retrying.
+        backoff: The backoff factor, in seconds: the first retry goes at once, the
+            n-th (n >= 2) waits ``backoff * 2 ** (n - 1)`` s, at most 5 s.
+        max_retry_after: The longest wait, in seconds, a ``Retry-After`` imposes.
+        max_body_bytes: The largest body accepted, in bytes, compressed and
+            decompressed.
+        bearer_token_file: A file with a bearer token, read on every scrape.
+        basic_auth_user: User name for HTTP basic auth (``user:password@`` in the
+            URL is taken as basic auth too, and removed from the URL).
+        basic_auth_password: Basic-auth password (prefer ``basic_auth_password_file``).
+        basic_auth_password_file: A file with the basic-auth password, read on every
+            scrape.
+        ca_file: PEM bundle of the CAs to trust (the system's by default).
+        cert_file: PEM client certificate, for mutual TLS.
+        key_file: PEM private key of ``cert_file`` (when not in the same file).
+        insecure: Do not verify the server's certificate (logs a warning).
 
-    Use it as a context manager, or call :meth:`close` when done.
+    Raises:
+        CredentialError: A CA, certificate or key file does not exist, or the
+            credentials contradict each other (a token and basic auth, a key without
+            a certificate, a CA bundle with ``insecure``).
+        ValueError: A timeout that is not positive, or a negative retry count.
+
+    Use it as a context manager, or call :meth:`close` when done. One scraper serves
+    one thread at a time; :func:`~kepler_reader.scrape_all` gives each its own.
     """
 
     def __init__(
@@ -470,27 +596,110 @@ class Scraper:
         lenient: bool = False,
         openmetrics: bool = False,
         node: str | None = None,
+        connect_timeout: float | None = None,
+        retries: int = DEFAULT_RETRIES,
+        backoff: float = DEFAULT_BACKOFF_SECONDS,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        bearer_token_file: str | None = None,
+        basic_auth_user: str | None = None,
+        basic_auth_password: str | None = None,
+        basic_auth_password_file: str | None = None,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        insecure: bool = False,
     ) -> None:
+        for value in (timeout, connect_timeout or timeout):
+            if not 0 < value < math.inf:
+                raise ValueError(
+                    f"timeout must be a positive number of seconds, not {value!r}"
+                )
+        if max_body_bytes <= 0:
+            raise ValueError(f"max_body_bytes must be positive, not {max_body_bytes}")
+        shown = redact_url(url)
+        parts = urllib.parse.urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            # user:password@ in the URL is basic auth; keep it out of the URL so
+            # that it shows nowhere, and refuse it beside other credentials.
+            if bearer_token_file or basic_auth_user is not None:
+                raise CredentialError(
+                    f"{shown}: credentials in the URL and in the settings; give "
+                    "them once.",
+                    url=shown,
+                )
+            basic_auth_user = urllib.parse.unquote(parts.username or "")
+            basic_auth_password = urllib.parse.unquote(parts.password or "")
+            url = shown
         self.url = url
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self.lenient = lenient
         self.openmetrics = openmetrics
         self.node = node or (urllib.parse.urlsplit(url).hostname or url)
-        self._session = requests.Session()
+        self.retries = retries
+        self.max_body_bytes = max_body_bytes
+        self.credentials = Credentials(
+            bearer_token_file=bearer_token_file,
+            basic_auth_user=basic_auth_user,
+            basic_auth_password=basic_auth_password,
+            basic_auth_password_file=basic_auth_password_file,
+            ca_file=ca_file,
+            cert_file=cert_file,
+            key_file=key_file,
+            insecure=insecure,
+        )
+        self._session = build_session(
+            shown,
+            self.credentials,
+            retries=retries,
+            backoff_seconds=backoff,
+            max_retry_after_seconds=max_retry_after,
+        )
         self._parser = Parser(lenient=lenient)
+        if (bearer_token_file or basic_auth_user is not None) and url.startswith(
+            "http://"
+        ):
+            log.warning("%s: credentials are sent over plain HTTP", shown)
 
     def __repr__(self) -> str:
-        return f"Scraper({redact_url(self.url)!r}, node={self.node!r})"
+        return (
+            f"Scraper({redact_url(self.url)!r}, node={self.node!r}, "
+            f"auth={self.credentials.describe()!r})"
+        )
 
     def fetch(self) -> Response:
         """Get the body once, as :func:`fetch` does, over the kept session.
 
+        Returns:
+            The body with its arrival time (``scraped_at``, seconds since the
+            epoch, taken when the final response's headers arrived) and the number
+            of retries it took.
+
         Raises:
-            ScrapeError: Any of its subclasses, as :func:`fetch` documents.
+            EndpointUnreachableError: Connection refused or reset, after the retries.
+            TLSError: The certificate is not trusted, or ours was refused.
+            ScrapeTimeoutError: No connection or no answer in time.
+            AuthenticationError: HTTP 401 or 403 (not retried).
+            HTTPStatusError: Any other status than 200 (5xx and 429 after the
+                retries).
+            NotAnExpositionError: An HTML or JSON body.
+            IncompleteResponseError: The body was cut off (not retried).
+            LimitExceededError: The body exceeds ``max_body_bytes``.
+            CredentialError: The token or password file cannot be read.
         """
-        wanted = {"Accept": ACCEPT_OPENMETRICS} if self.openmetrics else {}
+        shown = redact_url(self.url)
+        headers, secrets = self.credentials.headers(shown)
+        if self.openmetrics:
+            headers["Accept"] = ACCEPT_OPENMETRICS
         return fetch(
-            self.url, session=self._session, timeout=self.timeout, headers=wanted
+            self.url,
+            session=self._session,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            headers=headers,
+            max_body_bytes=self.max_body_bytes,
+            secrets=secrets,
         )
 
     def scrape(self) -> Snapshot:
@@ -501,17 +710,11 @@ class Scraper:
             the response arrived.
 
         Raises:
-            ScrapeError: Any of its subclasses, as :func:`fetch` documents.
+            ScrapeError: Any of its subclasses, as :meth:`fetch` documents.
+            LimitExceededError: The body exceeds ``max_body_bytes``.
             ParseError: The body is not valid exposition text (strict mode).
         """
-        return scrape(
-            self.url,
-            session=self._session,
-            parser=self._parser,
-            timeout=self.timeout,
-            lenient=self.lenient,
-            openmetrics=self.openmetrics,
-        )
+        return parse_response(self.fetch(), self._parser, lenient=self.lenient)
 
     def close(self) -> None:
         """Close the session's connections."""

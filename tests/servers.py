@@ -57,6 +57,20 @@ def chunked_cut(parts: list[bytes]) -> Responder:
     return send
 
 
+def sequence(*responders: Responder) -> Responder:
+    """Each request gets the next responder; the last one repeats."""
+    served = [0]
+    lock = threading.Lock()
+
+    def send(conn: socket.socket) -> None:
+        with lock:
+            chosen = responders[min(served[0], len(responders) - 1)]
+            served[0] += 1
+        chosen(conn)
+
+    return send
+
+
 def slow(seconds: float, then: Responder) -> Responder:
     def send(conn: socket.socket) -> None:
         time.sleep(seconds)

@@ -220,7 +220,8 @@ def test_scrape_failure_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
     ) as running:
         code, _, err = run(["scrape", base_url(running) + "/metrics"], capsys)
     assert code == 3
-    assert err.strip().endswith("answered HTTP 500: boom")
+    assert err.strip().endswith("answered HTTP 500 after 2 retries: boom")
+    assert len(running.requests) == 3
 
 
 def test_missing_file_exit_code(
