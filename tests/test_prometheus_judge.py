@@ -2,14 +2,14 @@
 
 Prometheus scrapes a replay exporter on 127.0.0.1 every second for about 20 s. The
 replay serves irregular increments, a counter reset, a series that vanishes, one that
-appears, a value in exponent form and one failed scrape (HTTP 503). Then we ask
+appears, a value in exponent form and one failed scrape (HTTP 500). Then we ask
 Prometheus's HTTP API for the raw samples it stored (a range selector at a fixed time)
 and for increase, rate, irate, delta, resets and friends at many evaluation times, feed
 the raw samples to our functions and our ``query``, and require the same answers to a
 relative 1e-12, with the same series present at the same times.
 
-The replay here is a minimal ``http.server`` one: only Prometheus fetches ``/metrics``
-(every fetch advances the sequence); readiness is probed on another path.
+The replay is the project's own :class:`~kepler_reader.replay.ReplayExporter`. Only
+Prometheus fetches its ``/metrics``, since every fetch advances the sequence.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ import math
 import os
 import signal
 import subprocess
-import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +34,12 @@ import requests
 
 import kepler_reader as kr
 from kepler_reader import promfuncs
+from kepler_reader.replay import ReplayExporter
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRAPES = 22  # scrapes to wait for; the replay keeps serving its last body after
-FAIL_AT = 16  # the request answered with HTTP 503
+FAIL_AT = 17  # the (1-based) request answered with HTTP 500; it uses up no body
 RELATIVE = 1e-12
 
 
@@ -82,40 +82,6 @@ def _bodies(count: int) -> list[bytes]:
 
 def _pod(name: str, value: str) -> str:
     return f'kepler_pod_cpu_joules_total{{pod_name="{name}",zone="package"}} {value}'
-
-
-class _Replay(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, bodies: list[bytes]) -> None:
-        super().__init__(("127.0.0.1", 0), _ReplayHandler)
-        self.bodies = bodies
-        self.served = 0
-        self.lock = threading.Lock()
-
-
-class _ReplayHandler(BaseHTTPRequestHandler):
-    server: _Replay
-
-    def do_GET(self) -> None:
-        if self.path != "/metrics":
-            self.send_error(404)
-            return
-        with self.server.lock:
-            index = self.server.served
-            self.server.served += 1
-        if index == FAIL_AT:
-            self.send_error(503)
-            return
-        body = self.server.bodies[min(index, len(self.server.bodies) - 1)]
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 # ---------------------------------------------------------------------------------
@@ -190,16 +156,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def judge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Judge]:
     binary = _prometheus_binary()
     folder = tmp_path_factory.mktemp("prometheus")
-    replay = _Replay(_bodies(SCRAPES))
-    thread = threading.Thread(target=replay.serve_forever, daemon=True)
-    thread.start()
+    replay = ReplayExporter(_bodies(SCRAPES), fail_at={FAIL_AT}).start()
+    target = urllib.parse.urlsplit(replay.url).netloc
     port = free_port()
     config = folder / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
         "scrape_configs:\n"
         "  - job_name: replay\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{replay.server_address[1]}']}}]\n"
+        f"    static_configs: [{{targets: ['{target}']}}]\n"
     )
     log = (folder / "prometheus.log").open("wb")
     process = subprocess.Popen(
@@ -219,7 +184,7 @@ def judge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Judge]:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         ready = False
-        while time.monotonic() < deadline and replay.served <= SCRAPES:
+        while time.monotonic() < deadline and replay.requests_served <= SCRAPES:
             if process.poll() is not None:
                 log.flush()
                 pytest.fail(
@@ -230,7 +195,8 @@ def judge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Judge]:
                 with contextlib.suppress(requests.ConnectionError):
                     ready = requests.get(url + "/-/ready", timeout=1).status_code == 200
             time.sleep(0.05)
-        assert replay.served > SCRAPES, f"only {replay.served} scrapes in 60 s"
+        served = replay.requests_served
+        assert served > SCRAPES, f"only {served} scrapes in 60 s"
         # Evaluate only in the past, where no scrape can still be appended.
         time.sleep(1.6)
         at = round(time.time() - 1.5, 3)
@@ -250,9 +216,7 @@ def judge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Judge]:
     finally:
         _stop(process)
         log.close()
-        replay.shutdown()
-        replay.server_close()
-        thread.join(timeout=5)
+        replay.stop()
 
 
 def _json(document: dict[str, Any]) -> str:
@@ -594,6 +558,20 @@ def test_raw_samples_and_json_answers_read_back(judge: Judge) -> None:
         if s.name == "kepler_pod_cpu_joules_total" and s.get("pod_name") == "gamma"
     )
     assert int(judge.samples.present[:, gamma].sum()) in (12, 13)
+    # The failed scrape: up is 0 once, and every served series misses that row.
+    up = next(i for i, s in enumerate(judge.scrapes.series) if s.name == "up")
+    failed = np.flatnonzero(judge.scrapes.values[:, up] == 0.0)
+    assert len(failed) == 1
+    assert int(judge.scrapes.present[failed[0]].sum()) == 1
+    # beta's reset, and delta appearing at 0.5 J.
+    counters = _only(judge.samples, "kepler_pod_cpu_joules_total")
+    resets = promfuncs.resets(counters, 120, judge.at, semantics="prometheus2")
+    by_pod = {s.get("pod_name"): i for i, s in enumerate(resets.series)}
+    assert resets.values[0, by_pod["beta"]] == 1.0
+    assert resets.values[0, by_pod["alpha"]] == 0.0
+    delta = by_pod["delta"]
+    first = np.flatnonzero(counters.present[:, delta])[0]
+    assert counters.values[first, delta] == 0.5
 
 
 def test_federate_body_reads_as_the_same_model(judge: Judge) -> None:
