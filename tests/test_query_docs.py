@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import doctest
 import re
 import shlex
 from pathlib import Path
 
 import pytest
 
+import kepler_reader as kr
 from kepler_reader.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,3 +50,19 @@ def test_example(
     captured = capsys.readouterr()
     printed = captured.out if code == 0 else captured.err
     assert printed.rstrip("\n") == output.rstrip("\n")
+
+
+def test_the_python_examples(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The ">>>" lines of the page's Python blocks run as one doctest, with the
+    # recording the page's first block loads.
+    monkeypatch.chdir(ROOT)
+    blocks = re.findall(r"```python\n(.*?)```", PAGE, flags=re.DOTALL)
+    text = "\n".join(block for block in blocks if ">>>" in block)
+    flux = kr.load_recording("fixtures/kepler/real-full/v0.3-flux-system-*.json")
+    test = doctest.DocTestParser().get_doctest(
+        text, {"kr": kr, "recording": flux}, "docs/query.md", "docs/query.md", 0
+    )
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
+    assert len(test.examples) >= 10
