@@ -22,8 +22,10 @@ markers, so absence there is just absence.
 from __future__ import annotations
 
 import glob
+import gzip
 import json
 import os
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -371,13 +373,29 @@ def read_dumps(
                 f"{name}: the dump has no '# kepler-reader scraped_at=' line; "
                 "give each file's time (times=, or --times on the command line)."
             )
-        header = read_header(_read_bytes(name)[:4096])
+        header = read_header(_head(name))
         targets.append(header[1] or "" if header else "")
         snapshots.append(snapshot)
     recording = recording_from_snapshots(snapshots)
     order = sorted(range(len(snapshots)), key=lambda i: snapshots[i].scraped_at or 0.0)
     row_target = [targets[i] for i in order]
     return _with_stale_per_target(recording, row_target)
+
+
+def _head(path: str, size: int = 4096) -> bytes:
+    """The first ``size`` bytes of a dump (decompressed), for its header line."""
+    try:
+        with open(path, "rb") as raw:
+            start = raw.read(2)
+            raw.seek(0)
+            if start == b"\x1f\x8b":
+                with gzip.open(raw) as unpacked:
+                    return unpacked.read(size)
+            return raw.read(size)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DumpError(
+            f"{path}: cannot read the file ({error}).", path=path
+        ) from error
 
 
 def _with_stale_per_target(

@@ -251,3 +251,27 @@ def test_conflicting_files_are_refused(tmp_path: Path) -> None:
     two.write_text('[{"metric":{"__name__":"x"},"value":[1,"3"]}]')
     with pytest.raises(kr.DataError, match=r"two\.json: x at 1\.000 s differs"):
         kr.load_recording([one, two])
+
+
+def test_stale_markers_are_per_target(tmp_path: Path) -> None:
+    # Two nodes' dumps interleaved in time: a series of node A is not stale in the
+    # rows of node B's scrapes, only once a later scrape of A lacks it.
+    scrapes = [
+        ("a", 10.0, b'e_total{node="a"} 1\n'),
+        ("b", 11.0, b'e_total{node="b"} 5\n'),
+        ("a", 20.0, b'e_total{node="a"} 2\n'),
+        ("b", 21.0, b"other 1\n"),
+    ]
+    for i, (node, when, body) in enumerate(scrapes):
+        kr.write_dump(
+            tmp_path / f"{i}.prom", body, scraped_at=when, url=f"http://{node}/metrics"
+        )
+    recording = kr.read_dumps([tmp_path])
+    stale = recording.stale_markers()
+    a = recording.column(kr.Series("e_total", (("node", "a"),)))
+    b = recording.column(kr.Series("e_total", (("node", "b"),)))
+    assert stale[:, a].tolist() == [False, False, False, False]
+    assert stale[:, b].tolist() == [False, False, False, True]
+    found = kr.query(recording, 'e_total{node="a"}', at=21.0)
+    assert found.by_labels() == {(("__name__", "e_total"), ("node", "a")): 2.0}
+    assert len(kr.query(recording, 'e_total{node="b"}', at=21.0)) == 0
