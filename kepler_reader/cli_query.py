@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 
+from .exceptions import KeplerReaderError
 from .promfuncs import LOOKBACK_SECONDS, SEMANTICS
 from .promql import parse_time, query
 from .readers import load_recording
@@ -92,15 +93,22 @@ def run_query(args: argparse.Namespace) -> str:
         if args.times
         else None
     )
-    recording = load_recording(files, times=times)
-    result = query(
-        recording,
-        expr,
-        at=parse_time(args.at) if args.at else None,
-        start=parse_time(args.start) if args.start else None,
-        end=parse_time(args.end) if args.end else None,
-        step=args.step,
-        semantics=args.semantics,
-        lookback_seconds=args.lookback,
-    )
+    try:
+        recording = load_recording(files, times=times)
+        result = query(
+            recording,
+            expr,
+            at=parse_time(args.at) if args.at else None,
+            start=parse_time(args.start) if args.start else None,
+            end=parse_time(args.end) if args.end else None,
+            step=args.step,
+            semantics=args.semantics,
+            lookback_seconds=args.lookback,
+        )
+    except ValueError as error:
+        # Inconsistent options (an end before the start, a count of --times that
+        # does not match the dumps) are usage errors; bad data is not.
+        if isinstance(error, KeplerReaderError):
+            raise
+        raise argparse.ArgumentTypeError(str(error)) from error
     return result.to_json() if args.format == "json" else result.table()

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import promfuncs
-from .exceptions import QueryError, UnsupportedQueryError
+from .exceptions import DataError, QueryError, UnsupportedQueryError
 from .promfuncs import LOOKBACK_SECONDS, Semantics, to_ms
 from .promql_parse import (
     Aggregate,
@@ -143,14 +143,11 @@ class QueryResult:
         """The value of a scalar answer, or of a one-series vector.
 
         Raises:
-            QueryError: The answer has not exactly one value.
+            DataError: The answer has not exactly one value.
         """
         if len(self.metrics) != 1 or len(self.values[0]) != 1:
-            raise QueryError(
-                f"the answer has {sum(len(v) for v in self.values)} values, not one",
-                expression="",
-                position=0,
-            )
+            count = sum(len(v) for v in self.values)
+            raise DataError(f"The answer has {count} values, not one.")
         return float(self.values[0][0])
 
     def by_labels(self) -> dict[Labels, float]:

@@ -292,3 +292,9 @@ def test_the_query_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert main(["query", *FLUX, "x", "--start", "1"]) == 2
     assert "--start, --end and --step go together" in capsys.readouterr().err
     assert main(["query", "x"]) == 2
+    assert (
+        main(["query", *FLUX, "1", "--start", "10", "--end", "5", "--step", "1"]) == 2
+    )
+    assert "end (5.0) is before start (10.0)." in capsys.readouterr().err
+    with pytest.raises(kr.DataError, match=r"The answer has 4 values, not one\."):
+        kr.query(FLUX, CURR).scalar()
