@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import glob
 import gzip
+import importlib
 import json
 import os
 import zlib
@@ -36,7 +37,7 @@ import numpy.typing as npt
 from .dumps import _decompress, read_dump, read_header
 from .exceptions import DataError, DumpError, MissingIntervalError
 from .parser import Parser
-from .recording import Recording, recording_from_snapshots
+from .recording import Recording, recording_from_snapshots, stale_per_target
 from .snapshot import NO_TIMESTAMP, Series
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
+# The first bytes of a recorder file once decompressed (its first record's header).
+_RECORD_PREFIX = b"# kepler-reader record="
 _MAX_BYTES = 1 << 30
 
 
@@ -401,13 +404,7 @@ def _head(path: str, size: int = 4096) -> bytes:
 def _with_stale_per_target(
     recording: Recording, row_target: Sequence[str]
 ) -> Recording:
-    """Mark stale where a series vanished from a target's later scrape."""
-    stale = np.zeros(recording.present.shape, dtype=bool)
-    for target in set(row_target):
-        rows = np.array([i for i, t in enumerate(row_target) if t == target])
-        present = recording.present[rows]
-        seen = np.logical_or.accumulate(present, axis=0)
-        stale[rows] = seen & ~present
+    """The recording with stale markers where a series left a target's scrapes."""
     return Recording(
         times=recording.times,
         series=recording.series,
@@ -415,7 +412,7 @@ def _with_stale_per_target(
         present=recording.present,
         types=recording.types,
         sources=recording.sources,
-        stale=stale,
+        stale=stale_per_target(recording.present, row_target),
     )
 
 
@@ -479,11 +476,14 @@ def merge_recordings(recordings: Sequence[Recording]) -> Recording:
 
 
 def sniff_kind(data: bytes) -> str:
-    """What a (decompressed) file holds: ``"json"``, ``"federate"`` or ``"dump"``.
+    """What a decompressed file holds: ``recording``, ``json``, ``federate``, ``dump``.
 
-    JSON starts with ``{`` or ``[``; exposition text whose first sample carries a
-    timestamp and that has no kepler-reader header is a federate body.
+    A recorder file starts with its first record's header line; JSON with ``{`` or
+    ``[``; exposition text whose first sample carries a timestamp, with no
+    kepler-reader header, is a federate body; anything else is a dump.
     """
+    if data.startswith(_RECORD_PREFIX):
+        return "recording"
     head = data[:65536].lstrip()
     if head[:1] in (b"{", b"["):
         return "json"
@@ -499,6 +499,22 @@ def sniff_kind(data: bytes) -> str:
     return "dump"
 
 
+def _read_recorder_file(path: str, lenient: bool) -> Recording:
+    # The recorder's reader lives in its own module, looked up when a recording is
+    # met, so these readers work in installations without it. Its rows carry their
+    # URL as source, from which the stale markers follow.
+    try:
+        recorder = importlib.import_module(f"{__package__}.recorder")
+    except ModuleNotFoundError as error:
+        raise DumpError(
+            f"{path}: this is a kepler-reader recording, which this installation "
+            "cannot read.",
+            path=path,
+        ) from error
+    recording: Recording = recorder.read_recording(path, lenient=lenient)
+    return recording
+
+
 def load_recording(
     paths: PathLike | Iterable[PathLike],
     *,
@@ -507,8 +523,9 @@ def load_recording(
 ) -> Recording:
     """Read any mix of saved metric data into one recording.
 
-    Each file is recognised by its content (after undoing gzip): a Prometheus API
-    answer in JSON, a federate body (timestamps on the samples), or a dump. All dumps
+    Each file is recognised by its content (after undoing gzip): a recorder file, a
+    Prometheus API answer in JSON, a federate body (timestamps on the samples), or a
+    dump. All dumps
     form one sequence (see :func:`read_dumps`); the JSON answers and federate bodies
     are read one by one; everything is then merged (see :func:`merge_recordings`).
 
@@ -536,7 +553,9 @@ def load_recording(
     for name in files:
         data = _read_bytes(name)
         kind = sniff_kind(data)
-        if kind == "json":
+        if kind == "recording":
+            parts.append(_read_recorder_file(name, lenient))
+        elif kind == "json":
             parts.append(read_prometheus_json(name, data=data))
         elif kind == "federate":
             parts.append(read_federate(name, data=data, lenient=lenient))

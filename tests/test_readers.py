@@ -275,3 +275,18 @@ def test_stale_markers_are_per_target(tmp_path: Path) -> None:
     found = kr.query(recording, 'e_total{node="a"}', at=21.0)
     assert found.by_labels() == {(("__name__", "e_total"), ("node", "a")): 2.0}
     assert len(kr.query(recording, 'e_total{node="b"}', at=21.0)) == 0
+
+
+def test_the_kind_of_a_file_is_told_by_its_content() -> None:
+    assert kr.readers.sniff_kind(b"# kepler-reader record=1 kind=scrape\n") == (
+        "recording"
+    )
+    assert kr.readers.sniff_kind(b'  {"status":"success"}') == "json"
+    assert kr.readers.sniff_kind(b"[]") == "json"
+    assert kr.readers.sniff_kind(b"# TYPE a counter\na_total 1 1700000000000\n") == (
+        "federate"
+    )
+    assert kr.readers.sniff_kind(b'a{l="x y"} 1 1700000000000\n') == "federate"
+    assert kr.readers.sniff_kind(b'a{l="x y"} 1\n') == "dump"
+    header = b"# kepler-reader scraped_at=2026-12-03T10:00:00.123Z url=http://x/\n"
+    assert kr.readers.sniff_kind(header + b"a 1 1700000000000\n") == "dump"
