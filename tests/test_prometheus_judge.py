@@ -550,6 +550,34 @@ def test_raw_samples_and_json_answers_read_back(judge: Judge) -> None:
     theirs = judge.get("/api/v1/query", query=expr, time=f"{judge.at:.3f}")
     ours = kr.query(judge.samples, expr, at=judge.at, semantics="prometheus2")
     assert ours.to_prometheus() == theirs
+    # And the text itself, for instant and range queries: the same bytes.
+    start, end, _ = _steps(judge)
+    for expr, recording in (
+        ("sum by (pod_name) (rate(kepler_pod_cpu_joules_total[5s]))", judge.samples),
+        ("kepler_pod_cpu_watts * 2", judge.scrapes),
+    ):
+        body = requests.get(
+            judge.url + "/api/v1/query",
+            params={"query": expr, "time": end},
+            timeout=10,
+        )
+        answer = kr.query(recording, expr, at=float(end), semantics="prometheus2")
+        assert body.text == answer.to_json()
+    ranged = {"query": "increase(kepler_node_cpu_joules_total[10s])", "step": "0.5"}
+    body = requests.get(
+        judge.url + "/api/v1/query_range",
+        params={**ranged, "start": start, "end": end},
+        timeout=10,
+    )
+    answer = kr.query(
+        judge.samples,
+        ranged["query"],
+        start=float(start),
+        end=float(end),
+        step=0.5,
+        semantics="prometheus2",
+    )
+    assert body.text == answer.to_json()
     # gamma was served by the first 13 requests, and one of them may have been the
     # one scrape before Prometheus stored anything: 12 or 13 samples.
     gamma = next(
