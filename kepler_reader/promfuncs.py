@@ -30,14 +30,30 @@ each counter between two instants, from samples only, without extrapolation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .recording import Recording
+from .instants import Increase, increase_between, instant
+from .windows import (
+    LOOKBACK_SECONDS,
+    SEMANTICS,
+    Columns,
+    Semantics,
+    Times,
+    Window,
+    check_semantics,
+    evaluation_ms,
+    go_seconds,
+    range_milliseconds,
+    result_recording,
+    to_ms,
+)
+
+if TYPE_CHECKING:
+    from .recording import Recording
 
 __all__ = [
     "LOOKBACK_SECONDS",
@@ -63,133 +79,11 @@ __all__ = [
     "stddev_over_time",
     "stdvar_over_time",
     "sum_over_time",
+    "to_ms",
 ]
 
-Semantics = Literal["prometheus3", "prometheus2"]
-
-#: The rule sets a function can follow.
-SEMANTICS: tuple[Semantics, ...] = ("prometheus3", "prometheus2")
-
-#: Prometheus's default lookback of instant selectors, in seconds.
-LOOKBACK_SECONDS = 300.0
-
-Times = float | Sequence[float] | npt.NDArray[np.float64]
 _F = npt.NDArray[np.float64]
 _B = npt.NDArray[np.bool_]
-_I = npt.NDArray[np.int64]
-
-
-def to_ms(seconds: npt.ArrayLike) -> _I:
-    """Seconds since the epoch as whole milliseconds (int64), as Prometheus keeps."""
-    scaled = np.round(np.asarray(seconds, dtype=np.float64) * 1000.0)
-    return np.asarray(scaled).astype(np.int64)
-
-
-def _go_seconds(milliseconds: int) -> float:
-    # Go's Duration.Seconds(): whole seconds plus the nanosecond remainder / 1e9.
-    whole, rest = divmod(milliseconds, 1000)
-    return float(whole) + float(rest * 1_000_000) / 1e9
-
-
-def _check_semantics(semantics: str) -> None:
-    if semantics not in SEMANTICS:
-        raise ValueError(
-            f"semantics must be one of {', '.join(SEMANTICS)}, not {semantics!r}."
-        )
-
-
-@attrs.frozen(slots=True, eq=False)
-class _Columns:
-    """A recording's samples prepared once for many windows."""
-
-    times_ms: _I
-    values: _F
-    present: _B
-    # For each row and column, the row of the column's previous sample (-1: none).
-    previous: npt.NDArray[np.intp]
-
-    @classmethod
-    def of(cls, recording: Recording) -> _Columns:
-        rows = np.arange(len(recording.times), dtype=np.intp)[:, None]
-        last = np.where(recording.present, rows, -1)
-        seen = np.maximum.accumulate(last, axis=0) if len(rows) else last
-        previous = np.full_like(seen, -1)
-        previous[1:] = seen[:-1]
-        return cls(
-            times_ms=to_ms(recording.times),
-            values=np.asarray(recording.values, dtype=np.float64),
-            present=np.asarray(recording.present, dtype=bool),
-            previous=previous,
-        )
-
-    def window(
-        self, end_ms: int, range_ms: int, semantics: Semantics
-    ) -> tuple[int, int]:
-        """The rows ``lo:hi`` inside the range that ends at ``end_ms``."""
-        side: Literal["left", "right"] = (
-            "left" if semantics == "prometheus2" else "right"
-        )
-        lo = int(np.searchsorted(self.times_ms, end_ms - range_ms, side=side))
-        hi = int(np.searchsorted(self.times_ms, end_ms, side="right"))
-        return lo, hi
-
-    def previous_value(self, lo: int, hi: int) -> tuple[_B, _F]:
-        """Whether each sample of rows ``lo:hi`` has an earlier one in the window.
-
-        Returns the mask and those earlier values, both of shape ``(hi - lo, S)``.
-        """
-        before = self.previous[lo:hi]
-        inside = self.present[lo:hi] & (before >= lo)
-        columns = np.arange(self.values.shape[1])[None, :]
-        earlier = self.values[np.maximum(before, 0), columns]
-        return inside, earlier
-
-
-@attrs.frozen(slots=True, eq=False)
-class _Window:
-    """The samples of every column inside one range: counts, first and last."""
-
-    count: npt.NDArray[np.int64]
-    first_row: npt.NDArray[np.intp]
-    last_row: npt.NDArray[np.intp]
-
-    @classmethod
-    def of(cls, present: _B, lo: int, hi: int) -> _Window:
-        inside = present[lo:hi]
-        count = inside.sum(axis=0, dtype=np.int64)
-        if hi <= lo:
-            empty = np.zeros(present.shape[1], dtype=np.intp)
-            return cls(count=count, first_row=empty, last_row=empty)
-        first = lo + np.argmax(inside, axis=0)
-        last = hi - 1 - np.argmax(inside[::-1], axis=0)
-        return cls(count=count, first_row=first, last_row=last)
-
-
-def _evaluation_ms(at: Times, offset: float) -> tuple[_F, _I]:
-    seconds = np.atleast_1d(np.asarray(at, dtype=np.float64))
-    if seconds.ndim != 1:
-        raise ValueError("at must be one time or a one-dimensional sequence of times.")
-    return seconds, to_ms(seconds) - round(offset * 1000.0)
-
-
-def _result(recording: Recording, seconds: _F, values: _F, present: _B) -> Recording:
-    order = np.argsort(seconds, kind="stable")
-    return Recording(
-        times=seconds[order],
-        series=recording.series,
-        values=np.where(present, values, np.nan)[order],
-        present=present[order],
-        types=recording.types,
-        sources=("",) * len(seconds),
-        stale=np.zeros(present.shape, dtype=bool),
-    )
-
-
-def _range_ms(range_seconds: float) -> int:
-    milliseconds = round(range_seconds * 1000.0)
-    if milliseconds <= 0:
-        raise ValueError(f"the range must be positive, not {range_seconds} s.")
-    return milliseconds
 
 
 def _extrapolated(
@@ -204,17 +98,17 @@ def _extrapolated(
 ) -> Recording:
     # Prometheus's extrapolatedRate, one numpy operation per scalar step of its code
     # so that every rounding happens as it does there.
-    _check_semantics(semantics)
-    range_ms = _range_ms(range_seconds)
-    columns = _Columns.of(recording)
-    seconds, ends = _evaluation_ms(at, offset)
+    check_semantics(semantics)
+    range_ms = range_milliseconds(range_seconds)
+    columns = Columns.of(recording)
+    seconds, ends = evaluation_ms(at, offset)
     out = np.full((len(ends), len(recording.series)), np.nan)
     has = np.zeros(out.shape, dtype=bool)
     for e, end in enumerate(ends.tolist()):
         lo, hi = columns.window(end, range_ms, semantics)
         if hi - lo < 2:
             continue
-        win = _Window.of(columns.present, lo, hi)
+        win = Window.of(columns.present, lo, hi)
         ok = win.count >= 2
         if not ok.any():
             continue
@@ -242,7 +136,7 @@ def _extrapolated(
                 span = span + np.where(to_end < threshold, to_end, average / 2)
                 factor = span / sampled
                 if per_second:
-                    factor = factor / _go_seconds(range_ms)
+                    factor = factor / go_seconds(range_ms)
                 result = result * factor
             else:
                 to_start = np.where(to_start >= threshold, average / 2, to_start)
@@ -253,14 +147,14 @@ def _extrapolated(
                 to_end = np.where(to_end >= threshold, average / 2, to_end)
                 factor = (sampled + to_start + to_end) / sampled
                 if per_second:
-                    factor = factor / _go_seconds(range_ms)
+                    factor = factor / go_seconds(range_ms)
                 result = result * factor
         out[e] = result
         has[e] = ok
-    return _result(recording, seconds, out, has)
+    return result_recording(recording, seconds, out, has)
 
 
-def _add_resets(columns: _Columns, lo: int, hi: int, result: _F) -> _F:
+def _add_resets(columns: Columns, lo: int, hi: int, result: _F) -> _F:
     # Every decrease is a reset: add the value before it, one reset at a time and in
     # time order, as Prometheus does (adding 0.0 elsewhere changes nothing).
     inside, earlier = columns.previous_value(lo, hi)
@@ -363,10 +257,10 @@ def _last_pair(
     per_second: bool,
 ) -> Recording:
     # Prometheus's instantValue: the last two samples of the range.
-    _check_semantics(semantics)
-    range_ms = _range_ms(range_seconds)
-    columns = _Columns.of(recording)
-    seconds, ends = _evaluation_ms(at, offset)
+    check_semantics(semantics)
+    range_ms = range_milliseconds(range_seconds)
+    columns = Columns.of(recording)
+    seconds, ends = evaluation_ms(at, offset)
     out = np.full((len(ends), len(recording.series)), np.nan)
     has = np.zeros(out.shape, dtype=bool)
     picked = np.arange(len(recording.series))
@@ -374,7 +268,7 @@ def _last_pair(
         lo, hi = columns.window(end, range_ms, semantics)
         if hi - lo < 2:
             continue
-        win = _Window.of(columns.present, lo, hi)
+        win = Window.of(columns.present, lo, hi)
         before = columns.previous[win.last_row, picked]
         ok = (win.count >= 2) & (before >= lo)
         if not ok.any():
@@ -392,7 +286,7 @@ def _last_pair(
                 result = last - prev
         out[e] = result
         has[e] = ok
-    return _result(recording, seconds, out, has)
+    return result_recording(recording, seconds, out, has)
 
 
 def irate(
@@ -441,10 +335,10 @@ def _over_time(
 ) -> Recording:
     # One reduction over the samples of each window; ``pairs`` hands the reducer a
     # mask of samples that have an earlier one in the window, and that earlier value.
-    _check_semantics(semantics)
-    range_ms = _range_ms(range_seconds)
-    columns = _Columns.of(recording)
-    seconds, ends = _evaluation_ms(at, offset)
+    check_semantics(semantics)
+    range_ms = range_milliseconds(range_seconds)
+    columns = Columns.of(recording)
+    seconds, ends = evaluation_ms(at, offset)
     out = np.full((len(ends), len(recording.series)), np.nan)
     has = np.zeros(out.shape, dtype=bool)
     for e, end in enumerate(ends.tolist()):
@@ -461,7 +355,7 @@ def _over_time(
             else:
                 out[e] = reduce(columns.values[lo:hi], inside)
         has[e] = ok
-    return _result(recording, seconds, out, has)
+    return result_recording(recording, seconds, out, has)
 
 
 def _count_resets(values: _F, later: _B) -> _F:
@@ -687,155 +581,3 @@ def quantile_over_time(
         return result
 
     return _over_time(recording, range_seconds, at, offset, semantics, reduce)
-
-
-def instant(
-    recording: Recording,
-    at: Times,
-    *,
-    offset: float = 0.0,
-    lookback_seconds: float = LOOKBACK_SECONDS,
-    semantics: Semantics = "prometheus3",
-) -> Recording:
-    """What a PromQL instant selector returns: each series' newest sample.
-
-    A series is in the result at time ``t`` when its newest sample at or before ``t``
-    is at most ``lookback_seconds`` old (strictly less in ``prometheus3``) and no stale
-    marker (see :meth:`Recording.stale_markers`) follows it before ``t``.
-
-    Args:
-        recording: The samples.
-        at: The evaluation time or times, in seconds since the epoch.
-        offset: Look this many seconds further back (PromQL ``offset``).
-        lookback_seconds: How old a sample may be, in seconds (Prometheus: 5 min).
-        semantics: ``"prometheus3"`` or ``"prometheus2"``.
-
-    Returns:
-        One row per evaluation time (ascending), the input's columns and unit.
-
-    Raises:
-        ValueError: An unknown ``semantics``.
-    """
-    _check_semantics(semantics)
-    seconds, ends = _evaluation_ms(at, offset)
-    times_ms = to_ms(recording.times)
-    present = np.asarray(recording.present, dtype=bool)
-    events = present | recording.stale_markers()
-    rows = np.arange(len(times_ms), dtype=np.intp)[:, None]
-    latest = np.where(events, rows, -1)
-    if len(times_ms):
-        latest = np.maximum.accumulate(latest, axis=0)
-    upto = np.searchsorted(times_ms, ends, side="right") - 1
-    columns = np.arange(len(recording.series))
-    picked = np.where(upto[:, None] >= 0, latest[np.maximum(upto, 0)], -1)
-    safe = np.maximum(picked, 0)
-    sample_ms = times_ms[safe] if len(times_ms) else np.zeros_like(safe, np.int64)
-    oldest = ends[:, None] - round(lookback_seconds * 1000.0)
-    fresh = sample_ms >= oldest if semantics == "prometheus2" else sample_ms > oldest
-    has = (picked >= 0) & fresh
-    if len(times_ms):
-        has &= present[safe, columns]
-        values = recording.values[safe, columns]
-    else:
-        values = np.full(has.shape, np.nan)
-    return _result(recording, seconds, values, has)
-
-
-@attrs.frozen(slots=True, eq=False)
-class Increase:
-    """Each counter's growth between two instants, from its samples only.
-
-    Attributes:
-        series: The counters (the recording's columns).
-        increase: Shape ``(S,)``, float64: the growth in the counters' unit (joules in,
-            joules out), each decrease counted as a reset to zero; NaN where fewer
-            than two samples were found.
-        first_seconds: Shape ``(S,)``, float64: the time of the sample the growth
-            starts from, in seconds since the epoch (NaN where none).
-        last_seconds: Shape ``(S,)``, float64: the time of the sample it ends at.
-        resets: Shape ``(S,)``, int64: the decreases counted as resets.
-    """
-
-    series: tuple[object, ...]
-    increase: _F
-    first_seconds: _F
-    last_seconds: _F
-    resets: npt.NDArray[np.int64]
-
-    @property
-    def seconds(self) -> _F:
-        """Shape ``(S,)``: the span each increase covers, in seconds."""
-        span: _F = self.last_seconds - self.first_seconds
-        return span
-
-    @property
-    def per_second(self) -> _F:
-        """Shape ``(S,)``: the increase over its span (joules in, watts out)."""
-        with np.errstate(all="ignore"):
-            ratio: _F = self.increase / self.seconds
-        return ratio
-
-
-def increase_between(recording: Recording, start: float, end: float) -> Increase:
-    """The growth of every counter from ``start`` to ``end``, without extrapolation.
-
-    Each counter starts from its newest sample at or before ``start`` (or, for a
-    counter that appears later, its first sample) and ends at its newest sample at
-    or before ``end``; consecutive samples are differenced, a decrease counting as a
-    reset to zero. This is a measurement: nothing is guessed beyond the samples.
-
-    Args:
-        recording: The samples.
-        start: The first instant, in seconds since the epoch.
-        end: The second instant, in seconds since the epoch.
-
-    Returns:
-        The increase per column with the times it spans.
-
-    Raises:
-        ValueError: ``end`` is before ``start``.
-    """
-    if end < start:
-        raise ValueError(f"end ({end}) is before start ({start}).")
-    columns = _Columns.of(recording)
-    count = len(recording.series)
-    begin_row = int(np.searchsorted(columns.times_ms, to_ms(start), side="right")) - 1
-    stop_row = int(np.searchsorted(columns.times_ms, to_ms(end), side="right"))
-    picked = np.arange(count)
-    if begin_row >= 0:
-        lo_rows = columns.previous[begin_row, picked]
-        lo_rows = np.where(columns.present[begin_row], begin_row, lo_rows)
-    else:
-        lo_rows = np.full(count, -1, dtype=np.intp)
-    lo = max(begin_row, 0)
-    # Rows from the earliest starting sample to the end; columns without a sample at
-    # or before ``start`` begin at their first sample after it.
-    first = int(lo_rows[lo_rows >= 0].min()) if (lo_rows >= 0).any() else lo
-    inside = columns.present[first:stop_row].copy()
-    rows = np.arange(first, stop_row)[:, None]
-    start_rows = np.where(lo_rows >= 0, lo_rows, lo)
-    inside &= rows >= start_rows[None, :]
-    win = _Window.of(inside, 0, stop_row - first)
-    values = columns.values[first:stop_row]
-    steps = np.where(inside, values, np.nan)
-    total = np.zeros(count)
-    previous = np.full(count, np.nan)
-    reset_count = np.zeros(count, dtype=np.int64)
-    with np.errstate(invalid="ignore"):
-        for row in range(steps.shape[0]):
-            now = steps[row]
-            seen = ~np.isnan(now) & ~np.isnan(previous)
-            dropped = seen & (now < previous)
-            step = np.where(dropped, now, now - previous)
-            total = total + np.where(seen, step, 0.0)
-            reset_count += dropped
-            previous = np.where(inside[row], now, previous)
-    ok = win.count >= 2
-    times = columns.times_ms.astype(np.float64) / 1000
-    return Increase(
-        series=tuple(recording.series),
-        increase=np.where(ok, total, np.nan),
-        first_seconds=np.where(ok, times[first + win.first_row], np.nan),
-        last_seconds=np.where(ok, times[first + win.last_row], np.nan),
-        resets=reset_count,
-    )

@@ -41,11 +41,13 @@ from .recording import Recording, recording_from_snapshots, stale_per_target
 from .snapshot import NO_TIMESTAMP, Series
 
 __all__ = [
+    "expand_paths",
     "load_recording",
     "merge_recordings",
     "read_dumps",
     "read_federate",
     "read_prometheus_json",
+    "sniff_kind",
 ]
 
 PathLike = str | os.PathLike[str]
