@@ -197,6 +197,7 @@ def _tokens(expression: str) -> list[_Token]:
 
 _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _ESCAPES |= {"v": "\v", "\\": "\\", "'": "'", '"': '"'}
+_CODE_POINT = re.compile(r"x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}")
 
 
 def _string(expression: str, start: int, out: list[_Token]) -> int:
@@ -215,8 +216,7 @@ def _string(expression: str, start: int, out: list[_Token]) -> int:
                 text.append(_ESCAPES[following])
                 i += 2
                 continue
-            hexa = re.compile(r"x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}")
-            code = hexa.match(expression, i + 1)
+            code = _CODE_POINT.match(expression, i + 1)
             if code:
                 text.append(chr(int(code.group()[1:], 16)))
                 i = code.end()
