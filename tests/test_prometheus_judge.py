@@ -110,7 +110,10 @@ def _prometheus_binary() -> Path:
         folder = run.stdout.strip().splitlines()[-1]
     binary = Path(folder) / "prometheus"
     if not binary.is_file():
-        pytest.skip(f"no prometheus binary in {folder}.")
+        pytest.skip(
+            f"Debian's prometheus is not available: no prometheus binary in {folder} "
+            "(KEPLER_READER_PROMETHEUS_BIN or .ci/install-prometheus)."
+        )
     return binary
 
 
