@@ -13,7 +13,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .windows import (
+from .promranges import (
     LOOKBACK_SECONDS,
     Columns,
     Semantics,

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .instants import Increase, increase_between, instant
-from .windows import (
+from .promranges import (
     LOOKBACK_SECONDS,
     SEMANTICS,
     Columns,
