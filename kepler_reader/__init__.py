@@ -48,11 +48,13 @@ from .exceptions import (
     NotAnExpositionError,
     NothingMeasuredError,
     ParseError,
+    QueryError,
     RecordingError,
     ResultsFileError,
     ScrapeError,
     ScrapeTimeoutError,
     TLSError,
+    UnsupportedQueryError,
 )
 from .histograms import Histogram, histograms
 from .kepler import (
@@ -74,6 +76,15 @@ from .measurement import (
 from .parser import Parser, StreamParser, parse, sniff_format
 from .plausibility import PlausibilityLimits, Refusal, check_delta
 from .plot import PowerSeries, plot_comparison, plot_power, power_over_time
+from .promfuncs import Increase, increase_between
+from .promql import QueryResult, query
+from .readers import (
+    load_recording,
+    merge_recordings,
+    read_dumps,
+    read_federate,
+    read_prometheus_json,
+)
 from .recorder import RecordingWriter, iter_records, read_recording
 from .recording import Recording, recording_from_snapshots
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
@@ -99,6 +110,7 @@ __all__ = [
     "HTTPStatusError",
     "Histogram",
     "IncompleteResponseError",
+    "Increase",
     "KeplerPod",
     "KeplerReaderError",
     "KeplerView",
@@ -124,6 +136,8 @@ __all__ = [
     "PodEnergy",
     "PodMeasurement",
     "PowerSeries",
+    "QueryError",
+    "QueryResult",
     "Recording",
     "RecordingError",
     "RecordingWriter",
@@ -143,6 +157,7 @@ __all__ = [
     "StreamParser",
     "TLSError",
     "Trust",
+    "UnsupportedQueryError",
     "Workload",
     "ZoneSlice",
     "__version__",
@@ -154,14 +169,21 @@ __all__ = [
     "discover",
     "fetch",
     "histograms",
+    "increase_between",
     "iter_records",
     "kepler_view",
+    "load_recording",
+    "merge_recordings",
     "parse",
     "plot_comparison",
     "plot_power",
     "pod_sums",
     "power_over_time",
+    "query",
     "read_dump",
+    "read_dumps",
+    "read_federate",
+    "read_prometheus_json",
     "read_recording",
     "read_results",
     "recording_from_snapshots",

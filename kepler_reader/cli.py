@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from . import __version__
 from .cli_compare import add_compare_parser, add_plot_parser
 from .cli_options import add_connection_options, positive_seconds, scraper_from_args
+from .cli_query import add_query_command, run_query
 from .cli_record import add_record_parser
 from .cli_top import add_top_parser
 from .delta import EnergyDelta, diff
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         "/healthz and /readyz. Stops cleanly on SIGTERM.",
     )
     add_serve_arguments(serve)
+    add_query_command(commands)
     add_replay_command(commands)
     add_measure_parser(commands)
     add_compare_parser(commands)
@@ -228,6 +230,13 @@ def _run(args: argparse.Namespace) -> int:
         return serve_from_args(args)
     if args.command == "measure":
         return run_measure(args, args.measure_command)
+    if args.command == "query":
+        try:
+            print(run_query(args))
+        except argparse.ArgumentTypeError as error:
+            print(f"kepler-reader query: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        return EXIT_OK
     if args.command == "demo":
         _print_delta(args.format, run_demo(args.release, wait=not args.no_wait))
         return EXIT_OK

@@ -24,7 +24,9 @@ caller can catch that one class and know nothing else escapes by design::
     │   ├── MissingIntervalError                no scrape times and no interval given
     │   └── NothingMeasuredError                a window with no interval measured
     ├── MeterStateError                         a Meter used out of order
-    └── ExtraMissingError                       an optional extra is not installed
+    ├── ExtraMissingError                       an optional extra is not installed
+    └── QueryError (also a ValueError)          a PromQL expression that cannot be run
+        └── UnsupportedQueryError               PromQL outside the supported subset
 
 Scrape errors carry the URL and are raised ``from`` the underlying ``requests``
 error, so the original traceback stays available.
@@ -50,11 +52,13 @@ __all__ = [
     "NotAnExpositionError",
     "NothingMeasuredError",
     "ParseError",
+    "QueryError",
     "RecordingError",
     "ResultsFileError",
     "ScrapeError",
     "ScrapeTimeoutError",
     "TLSError",
+    "UnsupportedQueryError",
 ]
 
 
@@ -306,3 +310,44 @@ class ExtraMissingError(KeplerReaderError):
     def __init__(self, message: str, *, extra: str) -> None:
         self.extra = extra
         super().__init__(message)
+
+
+class QueryError(KeplerReaderError, ValueError):
+    """A PromQL expression that cannot be parsed or evaluated.
+
+    The message says what is wrong and shows the expression with a caret under the
+    fault.
+
+    Attributes:
+        expression: The expression as given.
+        position: The 0-based character offset of the fault in ``expression``.
+        reason: The bare description, without the expression and caret.
+    """
+
+    def __init__(self, reason: str, *, expression: str, position: int) -> None:
+        self.reason = reason
+        self.expression = expression
+        self.position = position
+        shown, caret_at = _excerpt(expression, position + 1)
+        super().__init__(
+            f"{reason} (column {position + 1})\n    {shown}\n    {' ' * caret_at}^"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_query_error,
+            (type(self), self.reason, self.expression, self.position),
+        )
+
+
+def _rebuild_query_error(
+    kind: type[QueryError], reason: str, expression: str, position: int
+) -> QueryError:
+    return kind(reason, expression=expression, position=position)
+
+
+class UnsupportedQueryError(QueryError):
+    """Valid PromQL that uses something outside the subset kepler_reader evaluates.
+
+    The message names the unsupported part (a function, an operator, a modifier).
+    """

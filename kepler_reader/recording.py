@@ -22,7 +22,7 @@ from .exceptions import DataError, MissingIntervalError
 if TYPE_CHECKING:
     from .snapshot import Series, Snapshot
 
-__all__ = ["Recording", "recording_from_snapshots"]
+__all__ = ["Recording", "recording_from_snapshots", "stale_per_target"]
 
 
 def _frozen_array(value: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
@@ -44,6 +44,12 @@ class Recording:
         types: Length ``S``: each column's metric type (``counter``, ``gauge``,
             ``untyped`` ...), ``"untyped"`` where the source did not say.
         sources: Length ``T``: the URL or path each scrape came from (``""`` unknown).
+        stale: Shape ``(T, S)``, bool, or ``None``: where Prometheus would have
+            written a stale marker (the series vanished from a scrape of its target,
+            or the scrape failed). ``None`` means each row is one scrape of the
+            target its source names, so a series missing from a row after an
+            earlier row of the same source had it is stale there; see
+            :meth:`stale_markers`.
 
     The arrays are read-only; build a new recording to change one.
     """
@@ -54,10 +60,15 @@ class Recording:
     present: npt.NDArray[np.bool_] = attrs.field(converter=_frozen_array)
     types: tuple[str, ...]
     sources: tuple[str, ...]
+    stale: npt.NDArray[np.bool_] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_frozen_array)
+    )
 
     def __attrs_post_init__(self) -> None:
         rows, columns = len(self.times), len(self.series)
-        for name in ("values", "present"):
+        for name in ("values", "present", "stale"):
+            if getattr(self, name) is None:
+                continue
             shape = getattr(self, name).shape
             if shape != (rows, columns):
                 raise ValueError(
@@ -72,6 +83,18 @@ class Recording:
         """The number of scrapes (rows)."""
         return len(self.times)
 
+    def stale_markers(self) -> npt.NDArray[np.bool_]:
+        """Where each series has a stale marker: shape ``(T, S)``, bool.
+
+        The explicit :attr:`stale` when there is one. Otherwise each row is taken
+        as one scrape of the target named by its source (rows of one URL are the
+        scrapes of one endpoint), and a series is stale in every row of a target
+        that lacks it after an earlier row of that target had it.
+        """
+        if self.stale is not None:
+            return self.stale
+        return stale_per_target(self.present, self.sources)
+
     def column(self, series: Series) -> int:
         """The column of ``series``.
 
@@ -79,6 +102,28 @@ class Recording:
             KeyError: The recording has no such series.
         """
         return self.series.index(series)
+
+
+def stale_per_target(
+    present: npt.NDArray[np.bool_], targets: Sequence[str]
+) -> npt.NDArray[np.bool_]:
+    """Where Prometheus would write stale markers, given which target each row is.
+
+    Args:
+        present: Shape ``(T, S)``: whether each series was in each scrape.
+        targets: Length ``T``: the target (URL) each row scraped.
+
+    Returns:
+        Shape ``(T, S)``, bool: True where a series is missing from a scrape of a
+        target after an earlier scrape of that target had it.
+    """
+    stale = np.zeros(present.shape, dtype=bool)
+    names = np.asarray(targets, dtype=object)
+    for target in dict.fromkeys(targets):
+        rows = np.flatnonzero(names == target)
+        mine = present[rows]
+        stale[rows] = np.logical_or.accumulate(mine, axis=0) & ~mine
+    return stale
 
 
 def recording_from_snapshots(
