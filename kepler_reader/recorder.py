@@ -22,11 +22,11 @@ with one warm parser into a :class:`~kepler_reader.Recording` (time by series).
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import gzip
 import hashlib
 import logging
 import os
+import sys
 import urllib.parse
 import warnings
 import zlib
@@ -60,6 +60,9 @@ __all__ = [
     "read_recording",
 ]
 
+if sys.platform != "win32":
+    import fcntl
+
 log = logging.getLogger(__name__)
 
 #: The start of every record's header line (``record=`` is the format version).
@@ -70,6 +73,8 @@ DEFAULT_MAX_RECORD_BYTES = DEFAULT_MAX_BODY_BYTES + 64 * 1024
 #: The largest recording file read, in bytes on disk (64 GiB).
 DEFAULT_MAX_FILE_BYTES = 64 * 1024**3
 _GZIP_MAGIC = b"\x1f\x8b\x08"
+# Binary mode and no inheritance by child processes, where the platform has the flags.
+_OPEN_FLAGS = getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 _CHUNK = 1 << 20
 # Characters left as they are in header values; everything else (spaces, line feeds,
 # "%") is percent-encoded, so a value never contains a space or ends the line.
@@ -191,7 +196,7 @@ class RecordingWriter:
         self.bytes_written = 0
         self._broken: str | None = None
         created = not os.path.exists(self.path)
-        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | _OPEN_FLAGS
         try:
             self._fd = os.open(self.path, flags, 0o644)
         except OSError as error:
@@ -211,6 +216,9 @@ class RecordingWriter:
         self._identity = (status.st_dev, status.st_ino)
 
     def _lock(self) -> None:
+        if sys.platform == "win32":
+            # TODO: lock with msvcrt.locking; until then two writers can interleave.
+            return
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:
@@ -243,7 +251,7 @@ class RecordingWriter:
             self.records += 1
         if end == size:
             return size
-        tail = os.pread(self._fd, 4096, end)
+        tail = _read_at(self._fd, 4096, end)
         torn = _GZIP_MAGIC.startswith(tail[:3]) or not tail.strip(b"\0")
         if not torn:
             raise RecordingError(
@@ -451,6 +459,14 @@ def _fsync_folder(path: str) -> None:
 # Reading
 
 
+def _read_at(fd: int, size: int, offset: int) -> bytes:
+    """Up to ``size`` bytes at ``offset`` (``os.pread`` where there is one)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, size)
+
+
 def _read_member(
     fd: int, start: int, limit: int, name: str
 ) -> tuple[bytes, int] | None:
@@ -469,7 +485,7 @@ def _read_member(
     size = 0
     position = start
     while True:
-        chunk = os.pread(fd, _CHUNK, position)
+        chunk = _read_at(fd, _CHUNK, position)
         if not chunk:
             return None
         position += len(chunk)
@@ -494,7 +510,7 @@ def _next_member(fd: int, start: int) -> int | None:
     """The offset of the next gzip magic at or after ``start``, or ``None``."""
     position = start
     while True:
-        chunk = os.pread(fd, _CHUNK, position)
+        chunk = _read_at(fd, _CHUNK, position)
         if len(chunk) < len(_GZIP_MAGIC):
             return None
         found = chunk.find(_GZIP_MAGIC)
@@ -618,7 +634,7 @@ def _entries(
 ) -> Iterator[_Entry]:
     name = os.fspath(path)
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(name, os.O_RDONLY | _OPEN_FLAGS)
     except OSError as error:
         raise RecordingError(
             f"{name}: cannot read the recording ({error.strerror or error}).",
