@@ -59,19 +59,19 @@ def add_record_parser(
         metavar="URL",
         help="metrics URLs (default: env KEPLER_READER_URL, space-separated)",
     )
-    interval = env_default("--interval")
+    # String defaults from the environment go through ``type`` (and give a usage
+    # error when bad) only when this command is used.
     record.add_argument(
         "--interval",
         type=positive_seconds,
-        default=positive_seconds(interval) if interval else None,
+        default=env_default("--interval"),
         metavar="SECONDS",
         help="seconds between scrapes (env KEPLER_READER_INTERVAL); required",
     )
-    duration = env_default("--duration")
     record.add_argument(
         "--duration",
         type=positive_seconds,
-        default=positive_seconds(duration) if duration else None,
+        default=env_default("--duration"),
         metavar="SECONDS",
         help="stop after this many seconds, the last scrape included "
         "(env KEPLER_READER_DURATION; default: until stopped)",

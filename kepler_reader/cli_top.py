@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, TextIO
 
 import attrs
 
-from .cli_options import add_connection_options, positive_seconds, scraper_from_args
+from .cli_options import (
+    add_connection_options,
+    env_default,
+    positive_seconds,
+    scraper_from_args,
+)
 from .delta import EnergyDelta, diff
 from .exceptions import KeplerReaderError
 from .kepler import KeplerView, Registry, kepler_view
@@ -67,16 +72,23 @@ def add_top_parser(
     top.add_argument(
         "--interval",
         type=positive_seconds,
-        default=5.0,
+        # A string default goes through ``type`` only when this command is used.
+        default=env_default("--interval", "5"),
         metavar="SECONDS",
-        help="seconds between scrapes (default 5)",
+        help="seconds between scrapes (default 5; env KEPLER_READER_INTERVAL)",
     )
     top.add_argument(
         "--zone",
-        default="package",
-        help="the zone: package (default), core, uncore, dram, ... (never summed)",
+        default=env_default("--zone", "package"),
+        help="the zone: package (default), core, uncore, dram, ... (never summed; "
+        "env KEPLER_READER_ZONE)",
     )
-    top.add_argument("--namespace", metavar="NS", help="show only this namespace")
+    top.add_argument(
+        "--namespace",
+        default=env_default("--namespace"),
+        metavar="NS",
+        help="show only this namespace (env KEPLER_READER_NAMESPACE)",
+    )
     top.add_argument(
         "--limit",
         type=_positive_int,

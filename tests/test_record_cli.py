@@ -465,3 +465,31 @@ def test_top_redraws_in_place_on_a_terminal() -> None:
     assert screens[0] == ""
     assert len(screens) == 3
     assert "checkout-api-6c8f9d7b5-m2w9x" in screens[1]
+
+
+def test_top_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEPLER_READER_INTERVAL", "0.2")
+    monkeypatch.setenv("KEPLER_READER_NAMESPACE", "kube-system")
+    monkeypatch.setenv("KEPLER_READER_ZONE", "dram")
+    with ReplayExporter([V011, V011_T3]) as exporter:
+        assert main(["top", exporter.url, "--iterations", "1"]) == 0
+    (block,) = blocks(capsys.readouterr().out)
+    assert block[0].endswith("  zone dram")
+    assert sorted(line.split()[3] for line in block[3:]) == [
+        "coredns-5dd5756b68-7xk9p",
+        "kube-proxy-4tqzm",
+    ]
+
+
+def test_a_bad_environment_value_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEPLER_READER_INTERVAL", "soon")
+    with pytest.raises(SystemExit) as caught:
+        main(["record", "http://127.0.0.1:1/metrics", "-o", "unused.krec"])
+    assert caught.value.code == 2
+    assert "argument --interval: not a number of seconds: 'soon'" in (
+        capsys.readouterr().err
+    )
