@@ -24,7 +24,7 @@ from .cli_options import (
     scraper_from_args,
 )
 from .exceptions import KeplerReaderError, LimitExceededError
-from .recorder import RecordingWriter
+from .recorder import DEFAULT_MAX_RECORD_BYTES, RecordingWriter
 from .schedule import POLL_SECONDS, Outcome, ScrapeWorkers, StopSignals, Ticker
 
 if TYPE_CHECKING:
@@ -175,7 +175,13 @@ def run_record(args: argparse.Namespace) -> int:
         raise SystemExit(2)
     scrapers = [scraper_from_args(args, url) for url in urls]
     progress = _Progress(sys.stderr, args.output)
-    with RecordingWriter(args.output) as writer, StopSignals() as stop:
+    # A larger body cap (where the connection flags offer one) needs records as large.
+    body_cap = getattr(args, "max_body_bytes", None) or 0
+    record_cap = max(DEFAULT_MAX_RECORD_BYTES, body_cap + 64 * 1024)
+    with (
+        RecordingWriter(args.output, max_record_bytes=record_cap) as writer,
+        StopSignals() as stop,
+    ):
         workers: ScrapeWorkers[Response] = ScrapeWorkers([s.fetch for s in scrapers])
         ticker = Ticker(args.interval)
         failing: dict[int, str] = {}
