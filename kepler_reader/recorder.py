@@ -76,6 +76,8 @@ _GZIP_MAGIC = b"\x1f\x8b\x08"
 # Binary mode and no inheritance by child processes, where the platform has the flags.
 _OPEN_FLAGS = getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 _CHUNK = 1 << 20
+# How much of what follows the last complete record is looked at before cutting it.
+_TAIL_CHECK_BYTES = 64 * 1024
 # Characters left as they are in header values; everything else (spaces, line feeds,
 # "%") is percent-encoded, so a value never contains a space or ends the line.
 _SAFE = "/:?&=@+,;!$'()*~[]"
@@ -251,9 +253,7 @@ class RecordingWriter:
             self.records += 1
         if end == size:
             return size
-        tail = _read_at(self._fd, 4096, end)
-        torn = _GZIP_MAGIC.startswith(tail[:3]) or not tail.strip(b"\0")
-        if not torn:
+        if not _looks_torn(_read_at(self._fd, _TAIL_CHECK_BYTES, end), size - end):
             raise RecordingError(
                 f"{self.path}: not a kepler-reader recording (byte {end} starts "
                 "neither a record nor an incomplete one); refusing to append to it.",
@@ -440,6 +440,28 @@ class RecordingWriter:
 
     def __repr__(self) -> str:
         return f"RecordingWriter({self.path!r}, records={self.records})"
+
+
+def _looks_torn(start: bytes, length: int) -> bool:
+    """Whether what follows the last complete record is what a crash leaves.
+
+    That is zeros (some file systems after a power cut), or the beginning of a record:
+    a gzip member whose text, as far as it goes, opens a record header. ``start`` is
+    the beginning of those bytes, ``length`` their number.
+    """
+    if not start.strip(b"\0"):
+        return True
+    if not _GZIP_MAGIC.startswith(start[:3]):
+        return False
+    inflate = zlib.decompressobj(wbits=31)
+    try:
+        text = inflate.decompress(start, len(RECORD_PREFIX))
+    except zlib.error:
+        return False
+    if not text:
+        # Too little arrived to inflate anything: only a short tail is torn.
+        return length < _TAIL_CHECK_BYTES
+    return RECORD_PREFIX.startswith(text)
 
 
 def _fsync_folder(path: str) -> None:

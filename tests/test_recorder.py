@@ -160,6 +160,24 @@ def test_other_files_are_never_truncated(tmp_path: Path, content: bytes) -> None
     assert path.read_bytes() == content
 
 
+def test_a_cut_off_gzip_file_that_is_not_a_recording_is_kept(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "download.gz"
+    content = gzip.compress(V011)[:5000]
+    path.write_bytes(content)
+    with pytest.raises(kr.RecordingError, match="byte 0 starts neither a record"):
+        kr.RecordingWriter(path)
+    assert path.read_bytes() == content
+    # The same cut in a recording's first record is a torn tail, and is cut off.
+    with kr.RecordingWriter(tmp_path / "r.krec") as writer:
+        writer.write(1.0, URL, V011, node="a")
+    torn = (tmp_path / "r.krec").read_bytes()[:5000]
+    path.write_bytes(torn)
+    with kr.RecordingWriter(path) as writer:
+        assert (writer.records, writer.size) == (0, 0)
+
+
 def test_corrupt_middle_record(tmp_path: Path) -> None:
     path = tmp_path / "r.krec"
     ends = write_small(path, 3)
