@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["add_record_parser", "run_record"]
 
 log = logging.getLogger("kepler_reader.record")
+# On a stop, how long a scrape in flight may go on (its result dropped) before exit.
+_DRAIN_SECONDS = 2.0
 
 
 def env_urls() -> list[str]:
@@ -212,10 +214,11 @@ def run_record(args: argparse.Namespace) -> int:
                     _store(writer, scrapers[outcome.worker], outcome, progress, failing)
                     progress.show(writer.bytes_written)
         finally:
-            workers.close()
+            dropped = workers.in_flight
+            workers.close(wait_seconds=_DRAIN_SECONDS)
             progress.finish()
-        if workers.in_flight:
-            log.info("dropped %d scrapes in flight", workers.in_flight)
+        if dropped:
+            log.info("dropped %d scrapes in flight", dropped)
         log.info(
             "%s: %d scrapes and %d gaps appended (%d bytes), %d records in the file%s",
             writer.path,

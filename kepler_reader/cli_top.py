@@ -243,7 +243,7 @@ def run_top(args: argparse.Namespace) -> int:
                         break
                 stop.sleep(ticker.next_at - time.monotonic())
         finally:
-            workers.close()
+            workers.close(wait_seconds=2.0)
     for scraper in scrapers:
         scraper.close()
     return 0
