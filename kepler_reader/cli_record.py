@@ -24,7 +24,7 @@ from .cli_options import (
     scraper_from_args,
 )
 from .exceptions import KeplerReaderError, LimitExceededError
-from .recorder import RecordingWriter
+from .recorder import DEFAULT_MAX_RECORD_BYTES, RecordingWriter
 from .schedule import POLL_SECONDS, Outcome, ScrapeWorkers, StopSignals, Ticker
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["add_record_parser", "run_record"]
 
 log = logging.getLogger("kepler_reader.record")
+# On a stop, how long a scrape in flight may go on (its result dropped) before exit.
+_DRAIN_SECONDS = 2.0
 
 
 def env_urls() -> list[str]:
@@ -59,19 +61,19 @@ def add_record_parser(
         metavar="URL",
         help="metrics URLs (default: env KEPLER_READER_URL, space-separated)",
     )
-    interval = env_default("--interval")
+    # String defaults from the environment go through ``type`` (and give a usage
+    # error when bad) only when this command is used.
     record.add_argument(
         "--interval",
         type=positive_seconds,
-        default=positive_seconds(interval) if interval else None,
+        default=env_default("--interval"),
         metavar="SECONDS",
         help="seconds between scrapes (env KEPLER_READER_INTERVAL); required",
     )
-    duration = env_default("--duration")
     record.add_argument(
         "--duration",
         type=positive_seconds,
-        default=positive_seconds(duration) if duration else None,
+        default=env_default("--duration"),
         metavar="SECONDS",
         help="stop after this many seconds, the last scrape included "
         "(env KEPLER_READER_DURATION; default: until stopped)",
@@ -175,7 +177,13 @@ def run_record(args: argparse.Namespace) -> int:
         raise SystemExit(2)
     scrapers = [scraper_from_args(args, url) for url in urls]
     progress = _Progress(sys.stderr, args.output)
-    with RecordingWriter(args.output) as writer, StopSignals() as stop:
+    # A larger body cap (where the connection flags offer one) needs records as large.
+    body_cap = getattr(args, "max_body_bytes", None) or 0
+    record_cap = max(DEFAULT_MAX_RECORD_BYTES, body_cap + 64 * 1024)
+    with (
+        RecordingWriter(args.output, max_record_bytes=record_cap) as writer,
+        StopSignals() as stop,
+    ):
         workers: ScrapeWorkers[Response] = ScrapeWorkers([s.fetch for s in scrapers])
         ticker = Ticker(args.interval)
         failing: dict[int, str] = {}
@@ -206,10 +214,11 @@ def run_record(args: argparse.Namespace) -> int:
                     _store(writer, scrapers[outcome.worker], outcome, progress, failing)
                     progress.show(writer.bytes_written)
         finally:
-            workers.close()
+            dropped = workers.in_flight
+            workers.close(wait_seconds=_DRAIN_SECONDS)
             progress.finish()
-        if workers.in_flight:
-            log.info("dropped %d scrapes in flight", workers.in_flight)
+        if dropped:
+            log.info("dropped %d scrapes in flight", dropped)
         log.info(
             "%s: %d scrapes and %d gaps appended (%d bytes), %d records in the file%s",
             writer.path,

@@ -15,14 +15,23 @@ import argparse
 import datetime as dt
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 import attrs
 
-from .cli_options import add_connection_options, positive_seconds, scraper_from_args
+from .cli_options import (
+    add_connection_options,
+    env_default,
+    positive_seconds,
+    scraper_from_args,
+)
 from .delta import EnergyDelta, diff
 from .exceptions import KeplerReaderError
-from .schedule import ScrapeWorkers, StopSignals, Ticker
+from .kepler import KeplerView, Registry, kepler_view
+from .parser import Parser
+from .schedule import Outcome, ScrapeWorkers, StopSignals, Ticker
+from .scraping import format_of
 
 if TYPE_CHECKING:
     from .scraping import Scraper
@@ -32,6 +41,10 @@ __all__ = ["add_top_parser", "render_top", "run_top"]
 
 #: ANSI: cursor home, then clear the screen.
 CLEAR = "\x1b[H\x1b[2J"
+# The parser's and registry's memory of series is cleared past this many times the
+# series of the latest bodies, plus this floor.
+_CACHE_SLACK = 2
+_CACHE_FLOOR = 1000
 
 
 def _positive_int(text: str) -> int:
@@ -59,16 +72,23 @@ def add_top_parser(
     top.add_argument(
         "--interval",
         type=positive_seconds,
-        default=5.0,
+        # A string default goes through ``type`` only when this command is used.
+        default=env_default("--interval", "5"),
         metavar="SECONDS",
-        help="seconds between scrapes (default 5)",
+        help="seconds between scrapes (default 5; env KEPLER_READER_INTERVAL)",
     )
     top.add_argument(
         "--zone",
-        default="package",
-        help="the zone: package (default), core, uncore, dram, ... (never summed)",
+        default=env_default("--zone", "package"),
+        help="the zone: package (default), core, uncore, dram, ... (never summed; "
+        "env KEPLER_READER_ZONE)",
     )
-    top.add_argument("--namespace", metavar="NS", help="show only this namespace")
+    top.add_argument(
+        "--namespace",
+        default=env_default("--namespace"),
+        metavar="NS",
+        help="show only this namespace (env KEPLER_READER_NAMESPACE)",
+    )
     top.add_argument(
         "--limit",
         type=_positive_int,
@@ -176,13 +196,16 @@ def run_top(args: argparse.Namespace) -> int:
     """
     scrapers = [scraper_from_args(args, url) for url in args.url]
     nodes = _names(scrapers)
-    latest: dict[int, Snapshot] = {}
+    latest: dict[int, KeplerView] = {}
+    registry = Registry()
     status: dict[int, EnergyDelta | str] = dict.fromkeys(
         nodes, "waiting for a second scrape"
     )
     refreshes = 0
     with StopSignals() as stop:
-        workers: ScrapeWorkers[Snapshot] = ScrapeWorkers([s.scrape for s in scrapers])
+        workers: ScrapeWorkers[Snapshot] = ScrapeWorkers(
+            [_bounded_scrape(s) for s in scrapers]
+        )
         ticker = Ticker(args.interval)
         try:
             while not stop.requested:
@@ -192,8 +215,16 @@ def run_top(args: argparse.Namespace) -> int:
                 while workers.in_flight and not stop.requested:
                     for outcome in workers.collect(1.0):
                         status[outcome.worker] = _update(
-                            latest, outcome.worker, outcome.value, outcome.error, args
+                            latest,
+                            registry,
+                            outcome,
+                            args.zone,
                         )
+                registry.max_entries = (
+                    _CACHE_SLACK
+                    * sum(len(view.snapshot.series) for view in latest.values())
+                    + _CACHE_FLOOR
+                )
                 if stop.requested:
                     break
                 if _has_delta(status) or refreshes:
@@ -212,7 +243,7 @@ def run_top(args: argparse.Namespace) -> int:
                         break
                 stop.sleep(ticker.next_at - time.monotonic())
         finally:
-            workers.close()
+            workers.close(wait_seconds=2.0)
     for scraper in scrapers:
         scraper.close()
     return 0
@@ -223,26 +254,48 @@ def _has_delta(status: dict[int, EnergyDelta | str]) -> bool:
 
 
 def _update(
-    latest: dict[int, Snapshot],
-    index: int,
-    snapshot: Snapshot | None,
-    error: BaseException | None,
-    args: argparse.Namespace,
+    latest: dict[int, KeplerView],
+    registry: Registry,
+    outcome: Outcome[Snapshot],
+    zone: str,
 ) -> EnergyDelta | str:
     """Fold one scrape into the state; return the node's line of the next table."""
-    if error is not None:
-        if not isinstance(error, KeplerReaderError):
-            raise error
-        return f"scrape failed: {error}"
-    assert snapshot is not None
-    before = latest.get(index)
-    latest[index] = snapshot
+    if outcome.error is not None:
+        if not isinstance(outcome.error, KeplerReaderError):
+            raise outcome.error
+        return f"scrape failed: {outcome.error}"
+    assert outcome.value is not None
+    before = latest.get(outcome.worker)
+    after = latest[outcome.worker] = kepler_view(outcome.value, registry=registry)
     if before is None:
         return "waiting for a second scrape"
     try:
-        return diff(before, snapshot, zone=args.zone)
+        return diff(before, after, zone=zone)
     except KeplerReaderError as problem:
         return f"no delta: {problem}"
+
+
+def _bounded_scrape(scraper: Scraper) -> Callable[[], Snapshot]:
+    """A job that scrapes and parses with a parser whose memory stays bounded.
+
+    A parser remembers every series it has seen; where pods churn, that memory grows
+    with every new pod. Here it is cleared once it holds more than about twice the
+    series of the last body, which costs one cold parse now and then.
+    """
+    parser = Parser(max_cached_series=_CACHE_FLOOR)
+
+    def job() -> Snapshot:
+        response = scraper.fetch()
+        snapshot = parser.parse(
+            response.body,
+            source=response.url,
+            scraped_at=response.scraped_at,
+            format=format_of(response.content_type) or "text",
+        )
+        parser.max_cached_series = _CACHE_SLACK * len(snapshot.series) + _CACHE_FLOOR
+        return snapshot
+
+    return job
 
 
 def _names(scrapers: list[Scraper]) -> dict[int, str]:

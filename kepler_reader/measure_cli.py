@@ -93,15 +93,15 @@ def _grams_per_kwh(text: str) -> float:
     return value
 
 
-def _from_env(flag: str, kind: Any, default: Any = None) -> Any:
+def _from_env(flag: str, default: Any = None) -> Any:
+    """The default of ``flag``: its environment variable's text, or ``default``.
+
+    ``argparse`` converts a text default with the flag's ``type`` only when this
+    subcommand is the one parsed, so a bad variable is a usage error (exit 2) of
+    ``measure`` alone, never of the other commands that read the same variable.
+    """
     text = env_default(flag)
-    if text is None or text == "":
-        return default
-    try:
-        return kind(text)
-    except argparse.ArgumentTypeError as error:
-        variable = "KEPLER_READER_" + flag.lstrip("-").replace("-", "_").upper()
-        raise SystemExit(f"kepler-reader: error: {variable}: {error}") from None
+    return default if text is None or text == "" else text
 
 
 def add_measure_parser(commands: Any) -> None:
@@ -136,7 +136,7 @@ def add_measure_parser(commands: Any) -> None:
     measure.add_argument(
         "--interval",
         type=positive_seconds,
-        default=_from_env("--interval", positive_seconds),
+        default=_from_env("--interval"),
         metavar="SECONDS",
         help="seconds between scrapes (default: the exporter's own refresh "
         "interval, estimated from the data)",
@@ -149,14 +149,14 @@ def add_measure_parser(commands: Any) -> None:
     measure.add_argument(
         "--intensity",
         type=_grams_per_kwh,
-        default=_from_env("--intensity", _grams_per_kwh),
+        default=_from_env("--intensity"),
         metavar="G",
         help="grid carbon intensity in gCO2e/kWh, to report CO2e grams",
     )
     measure.add_argument(
         "--power-ceiling",
         type=positive_seconds,
-        default=_from_env("--power-ceiling", positive_seconds, 5000.0),
+        default=_from_env("--power-ceiling", 5000.0),
         metavar="WATTS",
         help="refuse a pod whose power over one interval is above this "
         "(default 5000 W)",
@@ -170,14 +170,14 @@ def add_measure_parser(commands: Any) -> None:
     measure.add_argument(
         "--repeat",
         type=_count,
-        default=_from_env("--repeat", _count, 1),
+        default=_from_env("--repeat", 1),
         metavar="N",
         help="run the command N times, each measured (json prints an array)",
     )
     measure.add_argument(
         "--pause",
         type=_non_negative_seconds,
-        default=_from_env("--pause", _non_negative_seconds, 0.0),
+        default=_from_env("--pause", 0.0),
         metavar="SECONDS",
         help="seconds to wait between two runs (default 0)",
     )

@@ -44,7 +44,7 @@ from .snapshot import (
     Snapshot,
 )
 
-__all__ = ["FORMATS", "Parser", "StreamParser", "parse", "sniff_format"]
+__all__ = ["FORMATS", "Parser", "StreamParser", "format_of", "parse", "sniff_format"]
 
 #: The formats the parser reads.
 FORMATS = ("text", "openmetrics")
@@ -68,6 +68,20 @@ def sniff_format(data: bytes) -> str:
     if tail == b"# EOF" or tail.endswith(b"\n# EOF"):
         return "openmetrics"
     return "text"
+
+
+def format_of(content_type: str) -> str | None:
+    """The parser format a ``Content-Type`` names, or ``None`` when it names none.
+
+    ``application/openmetrics-text`` is OpenMetrics; ``text/plain`` is the text format
+    0.0.4.
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/openmetrics-text":
+        return "openmetrics"
+    if media == "text/plain":
+        return "text"
+    return None
 
 
 @attrs.define(slots=True)

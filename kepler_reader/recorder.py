@@ -21,26 +21,39 @@ with one warm parser into a :class:`~kepler_reader.Recording` (time by series).
 
 from __future__ import annotations
 
-import datetime as dt
-import fcntl
 import gzip
 import hashlib
 import logging
 import os
+import sys
 import urllib.parse
 import warnings
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Literal, NamedTuple, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 import attrs
 import numpy as np
 
-from .dumps import redact_url
 from .exceptions import LimitExceededError, RecordingError
-from .parser import Parser
+from .parser import Parser, format_of
 from .recording import Recording, recording_from_snapshots
-from .scraping import DEFAULT_MAX_BODY_BYTES, format_of
+from .recording_format import (
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_RECORD_BYTES,
+    OPEN_FLAGS,
+    RECORD_PREFIX,
+    TAIL_CHECK_BYTES,
+    Gap,
+    Record,
+    RecordingWarning,
+    head_fields,
+    header_line,
+    looks_torn,
+    quote_value,
+    read_at,
+    scan_entries,
+    scan_members,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -60,91 +73,10 @@ __all__ = [
     "read_recording",
 ]
 
+if sys.platform != "win32":
+    import fcntl
+
 log = logging.getLogger(__name__)
-
-#: The start of every record's header line (``record=`` is the format version).
-RECORD_PREFIX = b"# kepler-reader record="
-_VERSION = 1
-#: The largest record (header line and body, decompressed) read or written, in bytes.
-DEFAULT_MAX_RECORD_BYTES = DEFAULT_MAX_BODY_BYTES + 64 * 1024
-#: The largest recording file read, in bytes on disk (64 GiB).
-DEFAULT_MAX_FILE_BYTES = 64 * 1024**3
-_GZIP_MAGIC = b"\x1f\x8b\x08"
-_CHUNK = 1 << 20
-# Characters left as they are in header values; everything else (spaces, line feeds,
-# "%") is percent-encoded, so a value never contains a space or ends the line.
-_SAFE = "/:?&=@+,;!$'()*~[]"
-
-
-class RecordingWarning(UserWarning):
-    """A recording was read past a problem: a torn last record, a skipped record."""
-
-
-class Record(NamedTuple):
-    """One scrape as recorded.
-
-    Attributes:
-        scraped_at: When the response arrived, in seconds since the epoch (to the
-            microsecond).
-        url: The URL scraped, without credentials.
-        node: The node the endpoint reports on.
-        body: The exposition body as received (decompressed).
-    """
-
-    scraped_at: float
-    url: str
-    node: str
-    body: bytes
-
-
-class Gap(NamedTuple):
-    """A scrape that failed, as recorded: a gap in the measurement, not a zero.
-
-    Attributes:
-        scraped_at: When the scrape was attempted, in seconds since the epoch.
-        url: The URL that failed, without credentials.
-        node: The node the endpoint reports on.
-        reason: The error, as the recorder logged it.
-    """
-
-    scraped_at: float
-    url: str
-    node: str
-    reason: str
-
-
-@attrs.frozen(slots=True)
-class _Entry:
-    """A record as read, with what the public tuples leave out."""
-
-    offset: int
-    item: Record | Gap
-    content_type: str
-
-
-# Writing
-
-
-def _format_time(seconds: float) -> str:
-    stamp = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _quote(text: str) -> str:
-    return urllib.parse.quote(text, safe=_SAFE) or "-"
-
-
-def _header(fields: Sequence[tuple[str, str]]) -> bytes:
-    text = " ".join(f"{key}={value}" for key, value in fields)
-    return RECORD_PREFIX + f"{_VERSION} {text}\n".encode("ascii")
-
-
-def _head_fields(scraped_at: float, url: str, node: str) -> list[tuple[str, str]]:
-    return [
-        ("scraped_at", _format_time(scraped_at)),
-        ("url", _quote(redact_url(url))),
-        ("node", _quote(node)),
-    ]
 
 
 class RecordingWriter:
@@ -191,7 +123,7 @@ class RecordingWriter:
         self.bytes_written = 0
         self._broken: str | None = None
         created = not os.path.exists(self.path)
-        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | OPEN_FLAGS
         try:
             self._fd = os.open(self.path, flags, 0o644)
         except OSError as error:
@@ -211,6 +143,9 @@ class RecordingWriter:
         self._identity = (status.st_dev, status.st_ino)
 
     def _lock(self) -> None:
+        if sys.platform == "win32":
+            # TODO: lock with msvcrt.locking; until then two writers can interleave.
+            return
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:
@@ -223,7 +158,7 @@ class RecordingWriter:
         """Find the end of the last complete record, cutting off a torn tail."""
         size = os.fstat(self._fd).st_size
         end = 0
-        members = _members(
+        members = scan_members(
             self._fd,
             self.path,
             size,
@@ -243,9 +178,7 @@ class RecordingWriter:
             self.records += 1
         if end == size:
             return size
-        tail = os.pread(self._fd, 4096, end)
-        torn = _GZIP_MAGIC.startswith(tail[:3]) or not tail.strip(b"\0")
-        if not torn:
+        if not looks_torn(read_at(self._fd, TAIL_CHECK_BYTES, end), size - end):
             raise RecordingError(
                 f"{self.path}: not a kepler-reader recording (byte {end} starts "
                 "neither a record nor an incomplete one); refusing to append to it.",
@@ -300,12 +233,12 @@ class RecordingWriter:
                 and the writer refuses further records.
             LimitExceededError: The record is larger than ``max_record_bytes``.
         """
-        fields = _head_fields(scraped_at, url, node)
+        fields = head_fields(scraped_at, url, node)
         if content_type:
-            fields.append(("content_type", _quote(content_type)))
+            fields.append(("content_type", quote_value(content_type)))
         fields.append(("bytes", str(len(body))))
         fields.append(("sha256", hashlib.sha256(body).hexdigest()))
-        return self._append(_header(fields) + body, scraped_at)
+        return self._append(header_line(fields) + body, scraped_at)
 
     def write_response(self, response: Response, *, node: str) -> int:
         """Append a :class:`~kepler_reader.Response` as :meth:`write` does.
@@ -337,9 +270,9 @@ class RecordingWriter:
         Raises:
             RecordingError: As :meth:`write`.
         """
-        fields = _head_fields(scraped_at, url, node)
-        fields.append(("gap", _quote(" ".join(reason.split())[:2000])))
-        return self._append(_header(fields), scraped_at)
+        fields = head_fields(scraped_at, url, node)
+        fields.append(("gap", quote_value(" ".join(reason.split())[:2000])))
+        return self._append(header_line(fields), scraped_at)
 
     def _append(self, content: bytes, scraped_at: float) -> int:
         if len(content) > self.max_record_bytes:
@@ -448,210 +381,6 @@ def _fsync_folder(path: str) -> None:
         os.close(folder)
 
 
-# Reading
-
-
-def _read_member(
-    fd: int, start: int, limit: int, name: str
-) -> tuple[bytes, int] | None:
-    """Decompress the gzip member at byte ``start``.
-
-    Returns:
-        The content and the offset just past the member, or ``None`` when the file
-        ends inside it.
-
-    Raises:
-        zlib.error: The bytes at ``start`` are not a (valid) gzip member.
-        LimitExceededError: The member decompresses to more than ``limit`` bytes.
-    """
-    inflate = zlib.decompressobj(wbits=31)
-    out: list[bytes] = []
-    size = 0
-    position = start
-    while True:
-        chunk = os.pread(fd, _CHUNK, position)
-        if not chunk:
-            return None
-        position += len(chunk)
-        data = chunk
-        while data:
-            piece = inflate.decompress(data, limit - size + 1)
-            size += len(piece)
-            if size > limit:
-                raise LimitExceededError(
-                    f"{name}: the record at byte {start} exceeds "
-                    f"max_record_bytes={limit}.",
-                    limit="max_record_bytes",
-                    value=limit,
-                )
-            out.append(piece)
-            if inflate.eof:
-                return b"".join(out), position - len(inflate.unused_data)
-            data = inflate.unconsumed_tail
-
-
-def _next_member(fd: int, start: int) -> int | None:
-    """The offset of the next gzip magic at or after ``start``, or ``None``."""
-    position = start
-    while True:
-        chunk = os.pread(fd, _CHUNK, position)
-        if len(chunk) < len(_GZIP_MAGIC):
-            return None
-        found = chunk.find(_GZIP_MAGIC)
-        if found >= 0:
-            return position + found
-        position += len(chunk) - len(_GZIP_MAGIC) + 1
-
-
-def _members(
-    fd: int,
-    name: str,
-    size: int,
-    *,
-    strict: bool,
-    limit: int = DEFAULT_MAX_RECORD_BYTES,
-    warn: bool = True,
-) -> Iterator[tuple[int, int, bytes]]:
-    """The complete gzip members of a file: ``(start, end, content)``.
-
-    An incomplete last member is skipped, with a warning if ``warn``. Bytes that are
-    not gzip raise in ``strict`` mode unless nothing readable follows them (a torn
-    tail); otherwise they are skipped, with a warning, up to the next member.
-    """
-    position = 0
-    while position < size:
-        try:
-            found = _read_member(fd, position, limit, name)
-        except zlib.error as error:
-            following = _next_member(fd, position + 1)
-            if following is None:
-                found = None
-            elif strict:
-                raise RecordingError(
-                    f"{name}: the record at byte {position} is corrupt ({error}).",
-                    path=name,
-                    offset=position,
-                ) from error
-            else:
-                warnings.warn(
-                    f"{name}: skipped {following - position} corrupt bytes at byte "
-                    f"{position} ({error}).",
-                    RecordingWarning,
-                    stacklevel=4,
-                )
-                position = following
-                continue
-        if found is None:
-            if not warn:
-                return
-            warnings.warn(
-                f"{name}: the last record (bytes {position} to {size}) is incomplete, "
-                "as a crash while writing leaves it; it was skipped.",
-                RecordingWarning,
-                stacklevel=4,
-            )
-            return
-        content, end = found
-        yield position, end, content
-        position = end
-
-
-def _parse_time(text: str) -> float:
-    stamp = dt.datetime.fromisoformat(text)
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.UTC)
-    return stamp.timestamp()
-
-
-def _parse_entry(content: bytes, name: str, offset: int) -> _Entry:
-    """Read one record's header line and check its body.
-
-    Raises:
-        RecordingError: The header is malformed or the body does not match it.
-    """
-
-    def bad(reason: str) -> RecordingError:
-        return RecordingError(
-            f"{name}: the record at byte {offset} {reason}.", path=name, offset=offset
-        )
-
-    end = content.find(b"\n")
-    if not content.startswith(RECORD_PREFIX) or end < 0:
-        raise bad("does not start with a kepler-reader record header")
-    try:
-        words = content[len(RECORD_PREFIX) : end].decode("ascii").split(" ")
-        version = int(words[0])
-        fields = dict(word.split("=", 1) for word in words[1:])
-    except (UnicodeDecodeError, ValueError) as error:
-        raise bad(f"has a malformed header ({error})") from error
-    if version != _VERSION:
-        raise bad(
-            f"is in format version {version}; this kepler-reader reads version "
-            f"{_VERSION}"
-        )
-    try:
-        scraped_at = _parse_time(fields["scraped_at"])
-        url = urllib.parse.unquote(fields["url"])
-        node = urllib.parse.unquote(fields["node"])
-    except KeyError as error:
-        raise bad(f"has no {error.args[0]} in its header") from error
-    except ValueError as error:
-        raise bad(f"has a malformed scrape time ({error})") from error
-    body = content[end + 1 :]
-    if "gap" in fields:
-        reason = urllib.parse.unquote(fields["gap"])
-        return _Entry(offset, Gap(scraped_at, url, node, reason), "")
-    if fields.get("bytes") != str(len(body)):
-        raise bad(f"has {len(body)} body bytes, its header says {fields.get('bytes')}")
-    if fields.get("sha256") != hashlib.sha256(body).hexdigest():
-        raise bad("has a body whose SHA-256 differs from its header's")
-    content_type = urllib.parse.unquote(fields.get("content_type", ""))
-    return _Entry(offset, Record(scraped_at, url, node, body), content_type)
-
-
-def _entries(
-    path: str | os.PathLike[str],
-    *,
-    lenient: bool,
-    max_record_bytes: int,
-    max_file_bytes: int,
-) -> Iterator[_Entry]:
-    name = os.fspath(path)
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as error:
-        raise RecordingError(
-            f"{name}: cannot read the recording ({error.strerror or error}).",
-            path=name,
-        ) from error
-    try:
-        size = os.fstat(fd).st_size
-        if size > max_file_bytes:
-            raise LimitExceededError(
-                f"{name}: the recording's {size} bytes exceed "
-                f"max_file_bytes={max_file_bytes}.",
-                limit="max_file_bytes",
-                value=max_file_bytes,
-            )
-        members = _members(fd, name, size, strict=not lenient, limit=max_record_bytes)
-        for start, _, content in members:
-            try:
-                yield _parse_entry(content, name, start)
-            except RecordingError as error:
-                if not lenient:
-                    raise
-                warnings.warn(
-                    f"{error} It was skipped.", RecordingWarning, stacklevel=3
-                )
-    except OSError as error:
-        raise RecordingError(
-            f"{name}: cannot read the recording ({error.strerror or error}).",
-            path=name,
-        ) from error
-    finally:
-        os.close(fd)
-
-
 @overload
 def iter_records(
     path: str | os.PathLike[str],
@@ -701,7 +430,7 @@ def iter_records(
             in it is corrupt.
         LimitExceededError: A record or the file is over its limit.
     """
-    for entry in _entries(
+    for entry in scan_entries(
         path,
         lenient=lenient,
         max_record_bytes=max_record_bytes,
@@ -756,7 +485,7 @@ def read_recording(
     by_url: dict[str, list[Snapshot]] = {}
     skipped = 0
     for path in paths:
-        for entry in _entries(
+        for entry in scan_entries(
             path,
             lenient=lenient,
             max_record_bytes=max_record_bytes,

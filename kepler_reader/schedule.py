@@ -220,7 +220,15 @@ class ScrapeWorkers(Generic[T]):
             self._busy[outcome.worker] = False
         return found
 
-    def close(self) -> None:
-        """Let idle workers end; busy ones end with the process."""
+    def close(self, wait_seconds: float = 0.0) -> None:
+        """Let the workers end, waiting up to ``wait_seconds`` for runs in flight.
+
+        Their results are dropped. A run still going after the wait ends with the
+        process (the threads are daemons); waiting a little first means the process
+        rarely exits with a request half done.
+        """
         for inbox in self._inbox:
             inbox.put(False)
+        deadline = time.monotonic() + wait_seconds
+        for thread in self._threads:
+            thread.join(max(deadline - time.monotonic(), 0.0))

@@ -38,7 +38,7 @@ from .exceptions import (
     ScrapeTimeoutError,
     TLSError,
 )
-from .parser import Parser
+from .parser import Parser, format_of
 from .snapshot import ParseWarning
 from .transport import (
     DEFAULT_BACKOFF_SECONDS,
@@ -106,20 +106,6 @@ class Response:
     content_type: str
     elapsed_seconds: float
     retries: int = 0
-
-
-def format_of(content_type: str) -> str | None:
-    """The parser format a ``Content-Type`` names, or ``None`` when it names none.
-
-    ``application/openmetrics-text`` is OpenMetrics; ``text/plain`` is the text format
-    0.0.4.
-    """
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/openmetrics-text":
-        return "openmetrics"
-    if media == "text/plain":
-        return "text"
-    return None
 
 
 def _arrivals(raw: urllib3.BaseHTTPResponse) -> Iterator[bytes]:

@@ -27,6 +27,18 @@ from kepler_reader.schedule import Ticker
 from tests.paths import KEPLER
 from tests.servers import base_url, free_port, response, serve
 
+
+@pytest.fixture(autouse=True)
+def _no_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dead endpoint fails at its first attempt, in-process and in subprocesses.
+
+    These tests are about what record and top do with a failed scrape, so the
+    scraper's retries (tested with the scraper) would only add time and the count of
+    retries to every message.
+    """
+    monkeypatch.setenv("KEPLER_READER_RETRIES", "0")
+
+
 V011 = (KEPLER / "v0.11-node-a.prom").read_bytes()
 V011_T3 = (KEPLER / "v0.11-node-a.t3.prom").read_bytes()
 MARK = re.compile(rb"^kepler_reader_test_body (\d+)$", re.MULTILINE)
@@ -85,7 +97,23 @@ def record_process(url: str, path: Path, *extra: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )
+
+
+def stop(process: subprocess.Popen[str], signal_number: int) -> str:
+    """Send ``signal_number`` and wait for the exit; return stderr.
+
+    The wait is long (an ``fsync`` on a busy disk can take seconds); if it runs out,
+    SIGABRT makes the child print every thread's stack, which the failure shows.
+    """
+    process.send_signal(signal_number)
+    try:
+        return process.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        err = process.communicate(timeout=30)[1]
+        raise AssertionError(f"no exit 60 s after the signal:\n{err}") from None
 
 
 def wait_for_records(path: Path, count: int, process: subprocess.Popen[str]) -> int:
@@ -144,12 +172,11 @@ def test_sigterm_stops_cleanly_and_a_restart_resumes(tmp_path: Path) -> None:
             process = record_process(url, path, "--interval", "0.05")
             try:
                 wait_for_records(path, 3 * (run + 1), process)
-                process.send_signal(signal.SIGTERM)
-                _, err = process.communicate(timeout=20)
+                err = stop(process, signal.SIGTERM)
             finally:
                 if process.poll() is None:
                     process.kill()
-                    process.wait()
+                    process.communicate()
             assert process.returncode == 0, err
             assert "stopped by SIGTERM" in err
     with warnings.catch_warnings():
@@ -164,12 +191,11 @@ def test_sigint_stops_cleanly(tmp_path: Path) -> None:
         process = record_process(exporter.url, path, "--interval", "0.05")
         try:
             wait_for_records(path, 2, process)
-            process.send_signal(signal.SIGINT)
-            _, err = process.communicate(timeout=20)
+            err = stop(process, signal.SIGINT)
         finally:
             if process.poll() is None:
                 process.kill()
-                process.wait()
+                process.communicate()
     assert process.returncode == 0, err
     assert "stopped by SIGINT" in err
 
@@ -183,11 +209,11 @@ def test_vanished_folder_stops_with_a_clear_error(tmp_path: Path) -> None:
         try:
             wait_for_records(path, 3, process)
             folder.rename(tmp_path / "moved")
-            _, err = process.communicate(timeout=20)
+            _, err = process.communicate(timeout=60)
         finally:
             if process.poll() is None:
                 process.kill()
-                process.wait()
+                process.communicate()
     assert process.returncode == 4
     found = re.search(r"after its (\d+) records", err)
     assert found is not None, err
@@ -378,17 +404,16 @@ def test_top_stops_on_sigint(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
         )
         try:
             assert process.stdout is not None
             seen = [process.stdout.readline() for _ in range(4)]
-            process.send_signal(signal.SIGINT)
-            _, err = process.communicate(timeout=20)
+            err = stop(process, signal.SIGINT)
         finally:
             if process.poll() is None:
                 process.kill()
-                process.wait()
+                process.communicate()
     assert process.returncode == 0, err
     assert err == ""
     assert "zone package" in seen[0]
@@ -435,11 +460,11 @@ def test_record_shows_progress_on_a_terminal(tmp_path: Path) -> None:
         try:
             shown = read_terminal(terminal, b" 3 scrapes")
             process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=20) == 0
+            assert process.wait(timeout=60) == 0
         finally:
             if process.poll() is None:
                 process.kill()
-                process.wait()
+                process.communicate()
             os.close(terminal)
     line = shown.rsplit(b"\r\x1b[K", 1)[-1].decode()
     assert re.match(
@@ -454,14 +479,80 @@ def test_top_redraws_in_place_on_a_terminal() -> None:
             ["top", exporter.url, "--interval", "0.1", "--iterations", "2"], "stdout"
         )
         try:
-            assert process.wait(timeout=30) == 0
+            assert process.wait(timeout=60) == 0
             shown = read_terminal(terminal, b"never", seconds=1).decode()
         finally:
             if process.poll() is None:
                 process.kill()
-                process.wait()
+                process.communicate()
             os.close(terminal)
     screens = shown.split("\x1b[H\x1b[2J")
     assert screens[0] == ""
     assert len(screens) == 3
     assert "checkout-api-6c8f9d7b5-m2w9x" in screens[1]
+
+
+def test_top_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEPLER_READER_INTERVAL", "0.2")
+    monkeypatch.setenv("KEPLER_READER_NAMESPACE", "kube-system")
+    monkeypatch.setenv("KEPLER_READER_ZONE", "dram")
+    with ReplayExporter([V011, V011_T3]) as exporter:
+        assert main(["top", exporter.url, "--iterations", "1"]) == 0
+    (block,) = blocks(capsys.readouterr().out)
+    assert block[0].endswith("  zone dram")
+    assert sorted(line.split()[3] for line in block[3:]) == [
+        "coredns-5dd5756b68-7xk9p",
+        "kube-proxy-4tqzm",
+    ]
+
+
+def test_a_bad_environment_value_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEPLER_READER_INTERVAL", "soon")
+    with pytest.raises(SystemExit) as caught:
+        main(["record", "http://127.0.0.1:1/metrics", "-o", "unused.krec"])
+    assert caught.value.code == 2
+    assert "argument --interval: not a number of seconds: 'soon'" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_restart_after_sigkill_appends_after_the_last_complete_record(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.krec"
+    with counting_exporter(1000) as (url, sent):
+        first = record_process(url, path, "--interval", "0.05")
+        try:
+            wait_for_records(path, 4, first)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.communicate(timeout=10)
+        before = marks(path)
+        # A torn record, as a kill in the middle of a large write leaves one.
+        torn = path.read_bytes()[:300]
+        with path.open("ab") as handle:
+            handle.write(torn)
+        second = record_process(url, path, "--interval", "0.05")
+        try:
+            wait_for_records(path, len(before) + 3, second)
+            err = stop(second, signal.SIGTERM)
+        finally:
+            if second.poll() is None:
+                second.kill()
+            second.communicate()
+        served = len(sent)
+    assert second.returncode == 0, err
+    assert "cut off an incomplete last record (300 bytes" in err
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the torn record is gone, nothing else is
+        after = marks(path)
+    assert after[: len(before)] == before
+    resumed = after[len(before) :]
+    # The body sent while the first recorder died may be missing; no other is.
+    assert resumed[0] in (len(before), len(before) + 1)
+    assert resumed == list(range(resumed[0], resumed[0] + len(resumed)))
+    assert resumed[-1] < served

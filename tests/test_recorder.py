@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import kepler_reader as kr
 from kepler_reader.recorder import Gap, Record, RecordingWarning
@@ -156,6 +158,24 @@ def test_other_files_are_never_truncated(tmp_path: Path, content: bytes) -> None
     with pytest.raises(kr.RecordingError, match="not a kepler-reader recording"):
         kr.RecordingWriter(path)
     assert path.read_bytes() == content
+
+
+def test_a_cut_off_gzip_file_that_is_not_a_recording_is_kept(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "download.gz"
+    content = gzip.compress(V011)[:5000]
+    path.write_bytes(content)
+    with pytest.raises(kr.RecordingError, match="byte 0 starts neither a record"):
+        kr.RecordingWriter(path)
+    assert path.read_bytes() == content
+    # The same cut in a recording's first record is a torn tail, and is cut off.
+    with kr.RecordingWriter(tmp_path / "r.krec") as writer:
+        writer.write(1.0, URL, V011, node="a")
+    torn = (tmp_path / "r.krec").read_bytes()[:5000]
+    path.write_bytes(torn)
+    with kr.RecordingWriter(path) as writer:
+        assert (writer.records, writer.size) == (0, 0)
 
 
 def test_corrupt_middle_record(tmp_path: Path) -> None:
@@ -311,3 +331,55 @@ def test_a_full_disk_stops_without_corrupting(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         assert len(bodies_of(path)) == records
     assert os.access(path, os.R_OK)
+
+
+def _small_file(tmp: Path) -> bytes:
+    path = tmp / "seed.krec"
+    if not path.exists():
+        with kr.RecordingWriter(path, fsync=False) as writer:
+            for i in range(3):
+                writer.write(1000.0 + i, URL, small(i), node="node-a")
+            writer.write_gap(1003.0, URL, "refused", node="node-a")
+    return path.read_bytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 10_000), st.integers(0, 255), st.sampled_from("fid")),
+        min_size=1,
+        max_size=4,
+    ),
+    lenient=st.booleans(),
+)
+def test_damaged_files_raise_only_documented_errors(
+    tmp_path_factory: pytest.TempPathFactory,
+    edits: list[tuple[int, int, str]],
+    lenient: bool,
+) -> None:
+    folder = tmp_path_factory.getbasetemp() / "damaged"
+    folder.mkdir(exist_ok=True)
+    data = bytearray(_small_file(folder))
+    for at, byte, kind in edits:
+        at %= len(data) + 1
+        if kind == "f" and at < len(data):
+            data[at] ^= byte or 1
+        elif kind == "i":
+            data[at:at] = bytes([byte])
+        else:
+            del data[at:]
+    path = folder / "damaged.krec"
+    path.write_bytes(bytes(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RecordingWarning)
+        try:
+            records = list(kr.iter_records(path, gaps=True, lenient=lenient))
+        except (kr.RecordingError, kr.LimitExceededError):
+            return
+        # What reads back is what was written: damage never alters a record.
+        originals = set(kr.iter_records(folder / "seed.krec", gaps=True))
+        assert set(records) <= originals
+        try:
+            kr.RecordingWriter(path, fsync=False).close()
+        except kr.RecordingError:
+            return
