@@ -46,8 +46,8 @@ def add_compare_parser(
         description="Compare two sets of measurement results (the JSON of `diff` or "
         "`measure`: one object, an array of them, or one object per line; or files "
         "of `record`, one result each) per "
-        "namespace or pod: n, mean joules, standard deviation and 95%% Student t "
-        "interval of each side, the difference B - A with Welch's 95%% interval, the "
+        "namespace or pod: n, mean joules, standard deviation and 95% Student t "
+        "interval of each side, the difference B - A with Welch's 95% interval, the "
         "ratio B / A, and a verdict. Give one file or glob per side as A and B, or "
         "several with --a and --b.",
     )
@@ -190,7 +190,8 @@ def add_plot_parser(
         "the node's power as a line, gaps (missed scrapes) shaded and counter resets "
         "marked. RECORDING is the file(s) of `kepler-reader record`, or dumps written "
         "by `kepler-reader scrape -o` (each carries its scrape time); files or globs. "
-        "Needs matplotlib: pip install 'kepler-reader[plot]'.",
+        "Needs matplotlib: pip install 'kepler-reader[plot]' (or '.[plot]' from a "
+        "checkout).",
     )
     parser.add_argument(
         "recording",

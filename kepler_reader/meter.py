@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import attrs
+import numpy as np
 
 from .dumps import redact_url
 from .exceptions import (
@@ -498,6 +499,14 @@ class Meter:
                     f"{part.failures} of {part.scrapes + part.failures} scrapes of "
                     f"{endpoint.url} failed; each was bridged from the last "
                     f"successful one (last error: {endpoint.last_error})."
+                )
+            moved = bool(np.any(node_totals.joules)) or bool(node_totals.node_joules)
+            if part.scrapes >= 2 and node_totals.seconds > 0 and not moved:
+                warnings.append(
+                    f"No energy counter of {endpoint.url} moved in "
+                    f"{node_totals.seconds:.3g} s: the window may be shorter than the "
+                    "exporter's refresh interval, or the exporter serves a stale "
+                    "body; every 0 J here is unmeasured, not idle."
                 )
             if part.scrapes and self.zone not in endpoint.zones:
                 warnings.append(

@@ -207,7 +207,8 @@ def require_matplotlib() -> type[Figure]:
     except ImportError as error:
         raise ExtraMissingError(
             "Plotting needs matplotlib, which is not installed; install it with "
-            "pip install 'kepler-reader[plot]'.",
+            "pip install 'kepler-reader[plot]' (from a checkout of the project: "
+            "pip install '.[plot]').",
             extra="plot",
         ) from error
     return FigureClass

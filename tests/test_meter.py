@@ -337,3 +337,34 @@ def test_scraper_options_reach_every_scrape(tmp_path: Path) -> None:
     assert len(server.requests) == 2
     for _, headers in server.requests:
         assert "authorization: bearer s3cret-token" in headers.lower()
+
+
+def test_a_window_in_which_no_counter_moved_says_so() -> None:
+    body = (KEPLER / "v0.11-node-a.t3.prom").read_bytes()
+    with (
+        ReplayExporter([body]) as replay,
+        kr.Meter(replay.url, interval=0.05) as meter,
+    ):
+        time.sleep(0.2)
+    result = meter.result
+    assert result is not None
+    assert result.trust.scrapes >= 2
+    assert all(p.joules == 0.0 for p in result.pods)
+    stale = [w for w in result.warnings if w.startswith("No energy counter of")]
+    assert len(stale) == 1
+    assert replay.url in stale[0]
+    assert "every 0 J here is unmeasured, not idle" in stale[0]
+
+
+def test_a_window_in_which_counters_moved_has_no_such_warning() -> None:
+    bodies = [
+        (KEPLER / "v0.11-node-a.prom").read_bytes(),
+        (KEPLER / "v0.11-node-a.t3.prom").read_bytes(),
+    ]
+    with (
+        ReplayExporter(bodies) as replay,
+        kr.Meter(replay.url, interval=0.05) as meter,
+    ):
+        time.sleep(0.2)
+    assert meter.result is not None
+    assert not [w for w in meter.result.warnings if w.startswith("No energy counter")]

@@ -149,7 +149,8 @@ def test_missing_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
         plot_power(bundled_recording())
     assert str(caught.value) == (
         "Plotting needs matplotlib, which is not installed; install it with "
-        "pip install 'kepler-reader[plot]'."
+        "pip install 'kepler-reader[plot]' (from a checkout of the project: "
+        "pip install '.[plot]')."
     )
     assert caught.value.extra == "plot"
 
@@ -197,7 +198,8 @@ def test_cli_plot_missing_matplotlib(
     assert code == 5
     assert capsys.readouterr().err == (
         "kepler-reader: error: Plotting needs matplotlib, which is not installed; "
-        "install it with pip install 'kepler-reader[plot]'.\n"
+        "install it with pip install 'kepler-reader[plot]' (from a checkout of the "
+        "project: pip install '.[plot]').\n"
     )
     assert not (tmp_path / "out.png").exists()
 

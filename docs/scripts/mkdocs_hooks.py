@@ -87,7 +87,9 @@ def cli_reference_markdown() -> str:
     ]
     for name, summary, sub in _subcommands(parser):
         sub.prog = f"{PROG} {name}"
-        description = (sub.description or summary) % {"prog": sub.prog}
+        description = sub.description or summary
+        if "%(prog)" in description:  # as argparse formats it
+            description = description % {"prog": sub.prog}
         lines += [
             f"## {name}",
             "",
