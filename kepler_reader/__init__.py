@@ -52,6 +52,7 @@ from .kepler import (
     detect_era,
     kepler_view,
 )
+from .limits import Limits
 from .parser import Parser, StreamParser, parse, sniff_format
 from .recording import Recording, recording_from_snapshots
 from .scraping import Response, Scraper, fetch, scrape
@@ -71,6 +72,7 @@ __all__ = [
     "KeplerReaderError",
     "KeplerView",
     "LimitExceededError",
+    "Limits",
     "LineProblem",
     "MetricFamily",
     "MissingIntervalError",

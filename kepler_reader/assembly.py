@@ -92,6 +92,8 @@ class Assembly:
         family_index = np.array(
             [index[family_of_name[name]] for name in names], dtype=np.int32
         )[name_ids]
+        if len(order) > s._max_families:
+            self._over_family_limit(order, family_index, keep)
         self._check_late_types(order, family_index)
         types = {f: self._type(f) for f in order}
         self._check_bounds(names, name_ids, family_of_name, types, values, keep)
@@ -294,6 +296,36 @@ class Assembly:
             position[family] = min(position.get(family, (row, 1)), (row, 1))
         order = sorted(position, key=position.__getitem__)
         return names, name_ids, order, family_of
+
+    def _over_family_limit(
+        self,
+        order: list[str],
+        family_index: npt.NDArray[np.int32],
+        keep: npt.NDArray[np.bool_],
+    ) -> None:
+        """Refuse (strict) or drop (lenient) the families past ``max_families``.
+
+        The families kept are the first ones of the body, in order of appearance.
+        """
+        s = self.stream
+        limit = s._max_families
+        first = order[limit]
+        rows = np.flatnonzero(family_index == limit)
+        number = s._row_lines[int(rows[0])] if rows.size else s._number
+        if not s.lenient:
+            raise s._limit_error(
+                number,
+                f"family {first[:100]!r} is family number {limit + 1} of the body",
+                "max_families",
+            )
+        over = family_index >= limit
+        keep[over] = False
+        s._warn(
+            None,
+            f"Families skipped from {first[:100]!r} (line {number}) on: "
+            f"{len(order) - limit}, with {int(over.sum())} samples; the body names "
+            f"more than max_families={limit} families.",
+        )
 
     def _check_late_types(
         self, order: list[str], family_index: npt.NDArray[np.int32]

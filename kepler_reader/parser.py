@@ -36,6 +36,7 @@ from .grammar import (
     parse_sample_line,
     parse_value,
 )
+from .limits import DEFAULT_LIMITS, Limits
 from .shortcuts import NAME_ONLY, all_unwanted, label_shape, next_comment
 from .snapshot import (
     LineProblem,
@@ -99,9 +100,17 @@ class Parser:
             its closing ``# EOF``.
         max_cached_series: When more series texts than this are remembered, the memory
             is cleared before the next body (bounds memory as pods come and go).
-        max_line_bytes: The longest line accepted, in bytes; a longer one raises
-            :class:`~kepler_reader.LimitExceededError` naming the line (64 MiB by
-            default, far above any real label value).
+        limits: The most one body may hold (:class:`~kepler_reader.Limits`; its
+            defaults when ``None``). Over a line limit the parser raises
+            :class:`~kepler_reader.LimitExceededError`; over a series, label or
+            family limit it raises in strict mode and skips, saying so, in lenient
+            mode.
+        max_line_bytes: Overrides ``limits.max_line_bytes``: the longest line
+            accepted, in bytes (64 MiB by default, far above any real label value).
+
+    Raises:
+        ValueError: ``format`` is not one of :data:`FORMATS`, or a limit is not a
+            positive integer.
     """
 
     def __init__(
@@ -111,14 +120,19 @@ class Parser:
         families: Iterable[str] | None = None,
         format: str | None = None,
         max_cached_series: int = 2_000_000,
-        max_line_bytes: int = 64 * 1024 * 1024,
+        limits: Limits | None = None,
+        max_line_bytes: int | None = None,
     ) -> None:
         if format is not None and format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS} or None, not {format!r}")
+        limits = limits or DEFAULT_LIMITS
+        if max_line_bytes is not None:
+            limits = attrs.evolve(limits, max_line_bytes=max_line_bytes)
         self.lenient = lenient
         self.format = format
         self.max_cached_series = max_cached_series
-        self.max_line_bytes = max_line_bytes
+        self._limits = limits
+        self.max_line_bytes = limits.max_line_bytes
         self.prefixes = (
             None if families is None else tuple(f.encode() for f in families)
         )
@@ -127,6 +141,11 @@ class Parser:
         self._names: dict[bytes, str] = {}
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
         self._shapes: dict[str, tuple[list[str] | None, bool]] = {}
+
+    @property
+    def limits(self) -> Limits:
+        """The limits each body is held to (read-only: remembered series met them)."""
+        return self._limits
 
     def stream(
         self,
@@ -185,6 +204,8 @@ class Parser:
         Raises:
             ParseError: In strict mode, at the first bad line, with its number,
                 column, the line and what was expected.
+            LimitExceededError: A line is longer than ``limits.max_line_bytes``; in
+                strict mode also a body over a series, label or family limit.
         """
         if isinstance(data, str):
             # Lone surrogates become invalid UTF-8, an error confined to their line.
@@ -244,6 +265,20 @@ class StreamParser:
         self._faults = 0
         self._pending_size = 0
         self._pending_parts: list[bytes] = []
+        limits = parser.limits
+        self._max_series = limits.max_series
+        self._max_labels = limits.max_labels_per_series
+        self._max_name = limits.max_label_name_length
+        self._max_value = limits.max_label_value_length
+        # A series text no longer than this cannot hold a label name or value over
+        # its limit, so new series that short skip the length checks.
+        self._short_text = min(self._max_name, self._max_value)
+        self._max_families = limits.max_families
+        self._max_problems = limits.max_problems
+        self._problems_dropped = 0
+        self._series_skipped = 0
+        self._first_skipped_line = 0
+        self._metadata_skipped = 0
 
     # -- reporting -------------------------------------------------------------------
 
@@ -270,7 +305,20 @@ class StreamParser:
                     reason, source=self.source, line=number, column=column, text=text
                 )
             return
+        if len(self._errors) >= self._max_problems:
+            self._problems_dropped += 1
+            return
         self._errors.append(LineProblem(number, column, reason, text))
+
+    def _limit_error(self, number: int, what: str, limit: str) -> LimitExceededError:
+        """The error for line ``number``: ``what`` was found, over ``limit``."""
+        value = getattr(self._parser.limits, limit)
+        return LimitExceededError(
+            f"{self.source or '<input>'}:{number}: {what}, over the limit "
+            f"{limit}={value}.",
+            limit=limit,
+            value=value,
+        )
 
     # -- phase 1: lines as they arrive -----------------------------------------------
 
@@ -279,6 +327,8 @@ class StreamParser:
 
         Raises:
             ParseError: In strict mode, for a bad line completed by this chunk.
+            LimitExceededError: A line is longer than ``limits.max_line_bytes``; in
+                strict mode also a line over a series, label or family limit.
         """
         if self._finished:
             raise RuntimeError("feed() after finish(): start a new stream")
@@ -382,6 +432,48 @@ class StreamParser:
             )
 
     def _lines(self, lines: list[bytes], *, last_is_cut: bool) -> None:
+        """Read whole lines, at most ``max_series`` samples in the whole body.
+
+        Each line adds at most one sample, so a chunk with fewer lines than there is
+        room left needs no counting inside the loop.
+        """
+        if len(lines) <= self._max_series - len(self._series):
+            self._read_lines(lines, last_is_cut=last_is_cut)
+            return
+        start = 0
+        while start < len(lines):
+            room = self._max_series - len(self._series)
+            if room <= 0:
+                self._over_series_limit(lines[start:], last_is_cut=last_is_cut)
+                return
+            stop = start + room
+            self._read_lines(
+                lines[start:stop], last_is_cut=last_is_cut and stop >= len(lines)
+            )
+            start = stop
+
+    def _over_series_limit(self, lines: list[bytes], *, last_is_cut: bool) -> None:
+        """Read the lines after the snapshot is full: metadata only, samples skipped."""
+        prefixes = self._parser.prefixes
+        last = len(lines) - 1
+        for i, line in enumerate(lines):
+            stripped = line.lstrip(b" \t")
+            wanted = prefixes is None or line.startswith(prefixes)
+            if not stripped or stripped[0] == 0x23 or not wanted:
+                self._read_lines([line], last_is_cut=last_is_cut and i == last)
+                continue
+            self._number += 1
+            if not self.lenient:
+                raise self._limit_error(
+                    self._number,
+                    f"sample number {self._max_series + 1} of the body",
+                    "max_series",
+                )
+            if not self._series_skipped:
+                self._first_skipped_line = self._number
+            self._series_skipped += 1
+
+    def _read_lines(self, lines: list[bytes], *, last_is_cut: bool) -> None:
         """Read whole lines; known series take the short path."""
         parser = self._parser
         by_text = parser._by_text
@@ -482,6 +574,11 @@ class StreamParser:
                 reason = f"unexpected end of input {where}: the body is cut off"
             self._fail(number, line, fault.offset + indent, reason)
             return
+        if len(parsed.labels) > self._max_labels or (
+            len(line) > self._short_text and self._long_label(parsed.labels)
+        ):
+            self._over_label_limit(number, line, parsed.labels)
+            return
 
         series = self._intern(parsed.name, parsed.labels)
         row = len(self._series)
@@ -521,6 +618,46 @@ class StreamParser:
         if plain:
             self._parser._by_text[line[: parsed.series_end]] = series
 
+    def _long_label(self, labels: tuple[tuple[str, str], ...]) -> bool:
+        """Whether a label name or value is longer than its limit."""
+        return any(
+            len(name) > self._max_name or len(value) > self._max_value
+            for name, value in labels
+        )
+
+    def _over_label_limit(
+        self, number: int, line: bytes, labels: tuple[tuple[str, str], ...]
+    ) -> None:
+        """Skip (lenient) or refuse (strict) a series over a label limit."""
+        if len(labels) > self._max_labels:
+            what = f"the series has {len(labels)} labels"
+            limit, offset = "max_labels_per_series", 0
+        else:
+            name, value = next(
+                (n, v)
+                for n, v in labels
+                if len(n) > self._max_name or len(v) > self._max_value
+            )
+            if len(name) > self._max_name:
+                what = f"label name {name[:100]!r} is {len(name)} characters long"
+                limit = "max_label_name_length"
+            else:
+                what = (
+                    f"the value of label {name[:100]!r} is {len(value)} characters long"
+                )
+                limit = "max_label_value_length"
+            found = line.find(name[:100].encode("utf-8", "surrogatepass"))
+            offset = max(found, 0)
+        if not self.lenient:
+            raise self._limit_error(number, what, limit)
+        value = getattr(self._parser.limits, limit)
+        self._fail(
+            number,
+            line,
+            offset,
+            f"{what}, over the limit {limit}={value}: the line was skipped",
+        )
+
     @staticmethod
     def _suspect(series: Series) -> bytes:
         """The ``le=``/``quantile=`` text of a bound that is not a float, or b""."""
@@ -554,8 +691,10 @@ class StreamParser:
             if name is None:
                 return None
             pairs = self._simple_labels(text[brace + 1 : -1])
-            if pairs is None:
+            if pairs is None or len(pairs) > self._max_labels:
                 return None
+            if len(text) > self._short_text and self._long_label(pairs):
+                return None  # the general rules word the error
         if name is None:
             return None
         key = Series(name, pairs)
@@ -618,6 +757,16 @@ class StreamParser:
             return
         meta = self._metadata.get(parsed.name)
         if meta is None:
+            if len(self._metadata) >= self._max_families:
+                if not self.lenient:
+                    raise self._limit_error(
+                        number,
+                        f"family {parsed.name[:100]!r} would be family number "
+                        f"{self._max_families + 1} of the body",
+                        "max_families",
+                    )
+                self._metadata_skipped += 1
+                return
             meta = _Metadata(position=len(self._series))
             self._metadata[parsed.name] = meta
         if parsed.keyword == "UNIT":
@@ -691,6 +840,29 @@ class StreamParser:
         else:
             self._warn(number, f"Repeated HELP line for {name}.")
 
+    def _warn_limits(self) -> None:
+        """Say what lenient mode skipped for a limit (one warning per limit)."""
+        limits = self._parser.limits
+        if self._series_skipped:
+            self._warn(
+                self._first_skipped_line,
+                f"Sample lines skipped from line {self._first_skipped_line} on: "
+                f"{self._series_skipped}; the snapshot holds at most "
+                f"max_series={limits.max_series} samples.",
+            )
+        if self._metadata_skipped:
+            self._warn(
+                None,
+                f"HELP, TYPE or UNIT lines skipped: {self._metadata_skipped}; the "
+                f"body names more than max_families={limits.max_families} families.",
+            )
+        if self._problems_dropped:
+            self._warn(
+                None,
+                f"Bad lines skipped without being recorded: {self._problems_dropped}; "
+                f"at most max_problems={limits.max_problems} are kept.",
+            )
+
     # -- phase 2: the whole body -------------------------------------------------------
 
     def finish(self) -> Snapshot:
@@ -700,6 +872,8 @@ class StreamParser:
             ParseError: In strict mode, for a bad last line, a cut-off body, or a rule
                 that needs the whole body (a TYPE line after its samples, a repeated
                 metadata line, a missing ``# EOF`` in OpenMetrics).
+            LimitExceededError: As :meth:`feed`, for the last line; in strict mode
+                also a body over ``limits.max_families``.
         """
         if self._finished:
             raise RuntimeError("finish() called twice")
@@ -731,6 +905,7 @@ class StreamParser:
                         "unexpected end of input: "
                         "the body does not end with a line feed",
                     )
+        self._warn_limits()
         fmt = self.format or (
             "openmetrics" if self._eof_line and self._after_eof is None else "text"
         )
@@ -746,6 +921,7 @@ def parse(
     source: str | None = None,
     lenient: bool = False,
     format: str | None = None,
+    limits: Limits | None = None,
 ) -> Snapshot:
     r"""Parse one body of the Prometheus text format 0.0.4 or OpenMetrics 1.0.
 
@@ -757,6 +933,8 @@ def parse(
             raising at the first one.
         format: ``"text"`` or ``"openmetrics"``; by default recognised from the body
             (an OpenMetrics body ends with ``# EOF``).
+        limits: The most the body may hold (:class:`~kepler_reader.Limits`; its
+            defaults when ``None``).
 
     Returns:
         The snapshot. Its ``scraped_at`` is ``None``; see
@@ -764,10 +942,14 @@ def parse(
 
     Raises:
         ParseError: In strict mode, for the first bad line.
+        LimitExceededError: A line is longer than ``limits.max_line_bytes``; in
+            strict mode also a body over a series, label or family limit.
 
     Example:
         >>> snap = parse(b'kepler_pod_cpu_joules_total{zone="package"} 12.5\n')
         >>> float(snap.values[0]), snap.series[0].get("zone")
         (12.5, 'package')
     """
-    return Parser(lenient=lenient).parse(data, source=source, format=format)
+    return Parser(lenient=lenient, limits=limits).parse(
+        data, source=source, format=format
+    )

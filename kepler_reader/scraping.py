@@ -33,6 +33,7 @@ from .exceptions import (
     ScrapeError,
     ScrapeTimeoutError,
 )
+from .limits import DEFAULT_LIMITS, Limits
 from .parser import Parser
 from .snapshot import ParseWarning
 
@@ -62,7 +63,7 @@ ACCEPT_OPENMETRICS = (
 #: Connect and read timeout, in seconds.
 DEFAULT_TIMEOUT_SECONDS = 10.0
 #: Largest body read, in bytes (after decompression), unless told otherwise.
-DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = DEFAULT_LIMITS.max_body_bytes
 _CHUNK = 1 << 16
 # A JSON document starts with "[" or with "{" and a key followed by ":"; a
 # Prometheus 3 series starts with "{" and a quoted name followed by "," or "}".
@@ -403,6 +404,7 @@ def scrape(
     lenient: bool = False,
     headers: dict[str, str] | None = None,
     openmetrics: bool = False,
+    limits: Limits | None = None,
 ) -> Snapshot:
     """Scrape ``url`` once and parse the body.
 
@@ -416,6 +418,9 @@ def scrape(
         headers: Extra request headers.
         openmetrics: Ask for OpenMetrics first (Kepler 0.10+ serves it); the text
             format 0.0.4 is asked for by default.
+        limits: The most the body may hold (:class:`~kepler_reader.Limits`; its
+            defaults when ``None``): ``max_body_bytes`` caps the download, the rest
+            the parse (a given ``parser`` keeps its own).
 
     Returns:
         The snapshot, with ``scraped_at`` (seconds since the epoch) taken when the
@@ -426,11 +431,19 @@ def scrape(
     Raises:
         ScrapeError: Any of its subclasses, as :func:`fetch` documents.
         ParseError: The body is not valid exposition text (strict mode).
+        LimitExceededError: The body is over one of the ``limits``.
     """
+    limits = limits or DEFAULT_LIMITS
     wanted = {"Accept": ACCEPT_OPENMETRICS} if openmetrics else {}
     wanted.update(headers or {})
-    response = fetch(url, session=session, timeout=timeout, headers=wanted)
-    parser = parser or Parser(lenient=lenient)
+    response = fetch(
+        url,
+        session=session,
+        timeout=timeout,
+        headers=wanted,
+        max_body_bytes=limits.max_body_bytes,
+    )
+    parser = parser or Parser(lenient=lenient, limits=limits)
     chosen = format_of(response.content_type)
     snapshot = parser.parse(
         response.body,
@@ -458,6 +471,8 @@ class Scraper:
         openmetrics: Ask for OpenMetrics first instead of the text format 0.0.4.
         node: The node this endpoint reports on, for results that span nodes
             (default: the URL's host).
+        limits: The most one body may hold (:class:`~kepler_reader.Limits`; its
+            defaults when ``None``), for the download and the parse.
 
     Use it as a context manager, or call :meth:`close` when done.
     """
@@ -470,14 +485,16 @@ class Scraper:
         lenient: bool = False,
         openmetrics: bool = False,
         node: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.url = url
+        self.limits = limits or DEFAULT_LIMITS
         self.timeout = timeout
         self.lenient = lenient
         self.openmetrics = openmetrics
         self.node = node or (urllib.parse.urlsplit(url).hostname or url)
         self._session = requests.Session()
-        self._parser = Parser(lenient=lenient)
+        self._parser = Parser(lenient=lenient, limits=self.limits)
 
     def __repr__(self) -> str:
         return f"Scraper({redact_url(self.url)!r}, node={self.node!r})"
@@ -490,7 +507,11 @@ class Scraper:
         """
         wanted = {"Accept": ACCEPT_OPENMETRICS} if self.openmetrics else {}
         return fetch(
-            self.url, session=self._session, timeout=self.timeout, headers=wanted
+            self.url,
+            session=self._session,
+            timeout=self.timeout,
+            headers=wanted,
+            max_body_bytes=self.limits.max_body_bytes,
         )
 
     def scrape(self) -> Snapshot:
@@ -503,6 +524,7 @@ class Scraper:
         Raises:
             ScrapeError: Any of its subclasses, as :func:`fetch` documents.
             ParseError: The body is not valid exposition text (strict mode).
+            LimitExceededError: The body is over one of the scraper's limits.
         """
         return scrape(
             self.url,
@@ -511,6 +533,7 @@ class Scraper:
             timeout=self.timeout,
             lenient=self.lenient,
             openmetrics=self.openmetrics,
+            limits=self.limits,
         )
 
     def close(self) -> None:
