@@ -115,6 +115,7 @@ class Assembly:
             family_index = remap[family_index].astype(np.int32)
             order = [f for f, p in zip(order, present.tolist(), strict=True) if p]
         families = tuple(self._family(f, types[f], om) for f in order)
+        s._warn_dropped_problems()
         return Snapshot(
             families=families,
             family_index=family_index,
@@ -123,7 +124,9 @@ class Assembly:
             timestamps_ms=stamps,
             source=s.source,
             scraped_at=s.scraped_at,
-            errors=tuple(sorted(s._errors, key=lambda e: (e.line, e.column))),
+            errors=tuple(
+                sorted(s._recorded_problems(), key=lambda e: (e.line, e.column))
+            ),
             warnings=tuple(s._warnings),
             truncated=s._truncated,
             format=self.format,

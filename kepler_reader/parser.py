@@ -18,6 +18,7 @@ belongs to, repeated series, TYPE lines after samples) is settled in :meth:`fini
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections.abc import Iterable
@@ -56,6 +57,8 @@ _SLICE = 1 << 20  # bytes per chunk when a whole body is parsed
 # per-token check beyond float() itself.
 _NOT_FLOAT = re.compile(rb"[^0-9.eE+\-iInNfFaAtTyY]")
 _MAX_WARNINGS = 1000
+_BOM_NOTE = "A UTF-8 byte-order mark at the start of the body was dropped."
+_CRLF_NOTE = "CRLF line ends: the carriage return before each line feed was dropped."
 
 
 def sniff_format(data: bytes) -> str:
@@ -276,6 +279,7 @@ class StreamParser:
         self._max_families = limits.max_families
         self._max_problems = limits.max_problems
         self._problems_dropped = 0
+        self._problem_heap: list[tuple[int, int, int, LineProblem]] = []
         self._series_skipped = 0
         self._first_skipped_line = 0
         self._metadata_skipped = 0
@@ -305,10 +309,33 @@ class StreamParser:
                     reason, source=self.source, line=number, column=column, text=text
                 )
             return
-        if len(self._errors) >= self._max_problems:
-            self._problems_dropped += 1
+        problem = LineProblem(number, column, reason, text)
+        if len(self._errors) < self._max_problems:
+            self._errors.append(problem)
             return
-        self._errors.append(LineProblem(number, column, reason, text))
+        # Full: keep the problems of the first lines, whatever order they were found
+        # in (values are checked a chunk at a time), so that the split of the body
+        # into chunks does not change which ones are kept.
+        self._problems_dropped += 1
+        if not self._problem_heap:
+            self._problem_heap = [
+                (-p.line, -p.column, i, p) for i, p in enumerate(self._errors)
+            ]
+            heapq.heapify(self._problem_heap)
+        if (-number, -column) > self._problem_heap[0][:2]:
+            entry = (
+                -number,
+                -column,
+                self._problems_dropped + len(self._errors),
+                problem,
+            )
+            heapq.heapreplace(self._problem_heap, entry)
+
+    def _recorded_problems(self) -> list[LineProblem]:
+        """The bad lines kept for ``Snapshot.errors`` (at most ``max_problems``)."""
+        if self._problem_heap:
+            return [entry[3] for entry in self._problem_heap]
+        return self._errors
 
     def _limit_error(self, number: int, what: str, limit: str) -> LimitExceededError:
         """The error for line ``number``: ``what`` was found, over ``limit``."""
@@ -351,9 +378,7 @@ class StreamParser:
             self._started = True
             if data.startswith(_BOM):
                 data = data[len(_BOM) :]
-                self._warn(
-                    1, "A UTF-8 byte-order mark at the start of the body was dropped."
-                )
+                self._warn(1, _BOM_NOTE)
         cut = data.rfind(b"\n")
         if cut < 0:
             self._pending = data
@@ -374,6 +399,10 @@ class StreamParser:
             self._lines(data[:cut].split(b"\n"), last_is_cut=False)
         else:
             self._filtered(data, cut, self._parser.prefixes)
+        if self._pending_size > self._parser.max_line_bytes:
+            # The start of the next line is already over the limit, as it would be
+            # had it come in pieces of its own.
+            self._line_too_long()
 
     def _filtered(self, complete: bytes, end: int, prefixes: tuple[bytes, ...]) -> None:
         """Read only the lines of wanted families, skipping the rest unsplit.
@@ -409,7 +438,7 @@ class StreamParser:
             end = len(complete) if end < 0 else end
             number += 1
             if end - start > self._parser.max_line_bytes:
-                self._number, self._pending_size = number - 1, end - start
+                self._number = number - 1
                 self._line_too_long()
             start = end + 1
 
@@ -417,19 +446,15 @@ class StreamParser:
         limit = self._parser.max_line_bytes
         raise LimitExceededError(
             f"{self.source or '<input>'}:{self._number + 1}: the line is longer than "
-            f"max_line_bytes={limit} (at least {self._pending_size} bytes).",
+            f"max_line_bytes={limit} bytes.",
             limit="max_line_bytes",
             value=limit,
         )
 
     def _warn_crlf(self) -> None:
-        if not self._crlf_warned:
-            self._crlf_warned = True
-            self._warn(
-                None,
-                "CRLF line ends: the carriage return before each line feed "
-                "was dropped.",
-            )
+        # Said once the body has ended (see finish), so that the order of the
+        # warnings does not depend on which chunk held the first CRLF.
+        self._crlf_warned = True
 
     def _lines(self, lines: list[bytes], *, last_is_cut: bool) -> None:
         """Read whole lines, at most ``max_series`` samples in the whole body.
@@ -856,11 +881,14 @@ class StreamParser:
                 f"HELP, TYPE or UNIT lines skipped: {self._metadata_skipped}; the "
                 f"body names more than max_families={limits.max_families} families.",
             )
+
+    def _warn_dropped_problems(self) -> None:
+        """Count the bad lines not kept in ``Snapshot.errors`` (called last)."""
         if self._problems_dropped:
             self._warn(
                 None,
                 f"Bad lines skipped without being recorded: {self._problems_dropped}; "
-                f"at most max_problems={limits.max_problems} are kept.",
+                f"the first max_problems={self._max_problems} are kept.",
             )
 
     # -- phase 2: the whole body -------------------------------------------------------
@@ -905,6 +933,14 @@ class StreamParser:
                         "unexpected end of input: "
                         "the body does not end with a line feed",
                     )
+        if self._crlf_warned:
+            # First, after the byte-order mark's warning (which is always first).
+            at = (
+                1
+                if self._warnings and self._warnings[0].message.startswith(_BOM_NOTE)
+                else 0
+            )
+            self._warnings.insert(at, ParseWarning(None, _CRLF_NOTE))
         self._warn_limits()
         fmt = self.format or (
             "openmetrics" if self._eof_line and self._after_eof is None else "text"

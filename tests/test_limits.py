@@ -276,8 +276,8 @@ def test_recorded_problems_are_capped() -> None:
     assert snap.warnings == (
         kr.ParseWarning(
             None,
-            "Bad lines skipped without being recorded: 40; at most max_problems=10 "
-            "are kept.",
+            "Bad lines skipped without being recorded: 40; the first "
+            "max_problems=10 are kept.",
         ),
     )
 
