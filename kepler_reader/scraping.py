@@ -65,6 +65,8 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 #: Largest body read, in bytes (after decompression), unless told otherwise.
 DEFAULT_MAX_BODY_BYTES = DEFAULT_LIMITS.max_body_bytes
 _CHUNK = 1 << 16
+# The user information of a URL quoted in an error message: "//user:password@".
+_CREDENTIALS = re.compile(r"//[^/@\s]*@")
 # A JSON document starts with "[" or with "{" and a key followed by ":"; a
 # Prometheus 3 series starts with "{" and a quoted name followed by "," or "}".
 _JSON_START = re.compile(rb'\[|\{\s*(?:\}|"(?:[^"\\]|\\.)*"\s*:)')
@@ -258,7 +260,11 @@ def fetch(
         LimitExceededError: The body is larger than ``max_body_bytes``.
     """
     shown = redact_url(url)
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+    try:
+        scheme = urllib.parse.urlsplit(url).scheme
+    except ValueError as error:  # a broken IPv6 host: "http://[::1/metrics"
+        raise ScrapeError(f"{shown}: not a valid URL ({error}).", url=shown) from None
+    if scheme not in ("http", "https"):
         raise ScrapeError(
             f"{shown}: the URL must start with http:// or https://.", url=shown
         )
@@ -343,9 +349,11 @@ def fetch(
         ValueError,
         UnicodeError,
     ) as error:
+        # These errors (a URL that does not parse, a bad port) quote the URL as
+        # given, credentials included: with credentials in it, the chain is cut.
         raise ScrapeError(
             f"{shown}: the request failed ({_cause(error)}).", url=shown
-        ) from error
+        ) from (error if shown == url else None)
     finally:
         if own:
             http.close()
@@ -391,7 +399,8 @@ def _cause(error: BaseException) -> str:
             getattr(current, "reason", None),
         )
         stack.extend(x for x in linked if isinstance(x, BaseException))
-    text = str(inner) or type(inner).__name__
+    # A user name and password quoted in the text (a URL that did not parse) go.
+    text = _CREDENTIALS.sub("//", str(inner)) or type(inner).__name__
     return text if len(text) <= 200 else text[:197] + "..."
 
 
@@ -461,6 +470,14 @@ def scrape(
     return snapshot
 
 
+def _host(url: str) -> str:
+    """The host of ``url``, or the URL itself when it has none or does not parse."""
+    try:
+        return urllib.parse.urlsplit(url).hostname or redact_url(url)
+    except ValueError:  # fetch() says what is wrong with it
+        return redact_url(url)
+
+
 class Scraper:
     """A reusable client for one endpoint: one keep-alive session, one warm parser.
 
@@ -492,7 +509,7 @@ class Scraper:
         self.timeout = timeout
         self.lenient = lenient
         self.openmetrics = openmetrics
-        self.node = node or (urllib.parse.urlsplit(url).hostname or url)
+        self.node = node or _host(url)
         self._session = requests.Session()
         self._parser = Parser(lenient=lenient, limits=self.limits)
 
