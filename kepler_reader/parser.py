@@ -363,7 +363,7 @@ class StreamParser:
             # Still inside one line: keep the pieces, join them once it ends.
             self._pending_parts.append(chunk)
             self._pending_size += len(chunk)
-            if self._pending_size > self._parser.max_line_bytes:
+            if self._pending_size > self._parser.max_line_bytes + 1:
                 self._line_too_long()
             return
         if self._pending_parts:
@@ -383,7 +383,7 @@ class StreamParser:
         if cut < 0:
             self._pending = data
             self._pending_size = len(data)
-            if self._pending_size > self._parser.max_line_bytes:
+            if self._pending_size > self._parser.max_line_bytes + 1:
                 self._line_too_long()
             return
         self._pending = data[cut + 1 :]
@@ -394,15 +394,25 @@ class StreamParser:
             cut = len(data) - 1
             self._warn_crlf()
         if cut > self._parser.max_line_bytes:
-            self._check_line_lengths(data[:cut])
-        if self._parser.prefixes is None:
-            self._lines(data[:cut].split(b"\n"), last_is_cut=False)
-        else:
-            self._filtered(data, cut, self._parser.prefixes)
-        if self._pending_size > self._parser.max_line_bytes:
-            # The start of the next line is already over the limit, as it would be
+            long_at = self._first_long_line(data, cut)
+            if long_at >= 0:
+                # The lines before it are read first, as they would be had the body
+                # been split just before the long one.
+                if long_at:
+                    self._complete_lines(data, long_at - 1)
+                self._line_too_long()
+        self._complete_lines(data, cut)
+        if self._pending_size > self._parser.max_line_bytes + 1:
+            # The start of the next line is over the limit already, as it would be
             # had it come in pieces of its own.
             self._line_too_long()
+
+    def _complete_lines(self, data: bytes, end: int) -> None:
+        """Read the whole lines ``data[:end]`` (``data[end]`` ends the last one)."""
+        if self._parser.prefixes is None:
+            self._lines(data[:end].split(b"\n"), last_is_cut=False)
+        else:
+            self._filtered(data, end, self._parser.prefixes)
 
     def _filtered(self, complete: bytes, end: int, prefixes: tuple[bytes, ...]) -> None:
         """Read only the lines of wanted families, skipping the rest unsplit.
@@ -431,16 +441,19 @@ class StreamParser:
                 self._number += breaks + 1
             pos = stop + 1
 
-    def _check_line_lengths(self, complete: bytes) -> None:
-        start, number = 0, self._number
-        while start <= len(complete):
-            end = complete.find(b"\n", start)
-            end = len(complete) if end < 0 else end
-            number += 1
-            if end - start > self._parser.max_line_bytes:
-                self._number = number - 1
-                self._line_too_long()
-            start = end + 1
+    def _first_long_line(self, data: bytes, end: int) -> int:
+        """The start of the first line in ``data[:end]`` over the limit, or -1."""
+        start, limit = 0, self._parser.max_line_bytes
+        while start <= end:
+            stop = data.find(b"\n", start, end)
+            stop = end if stop < 0 else stop
+            if stop - start > limit:
+                return start
+            start = stop + 1
+        return -1
+
+    # A line still arriving is measured with one byte to spare: the carriage return
+    # of a CRLF line end is not part of the line. Whole lines are measured exactly.
 
     def _line_too_long(self) -> None:
         limit = self._parser.max_line_bytes
@@ -913,6 +926,8 @@ class StreamParser:
             last = self._pending
             if last.endswith(b"\r"):
                 last = last[:-1]
+            if len(last) > self._parser.max_line_bytes:
+                self._line_too_long()
             self._pending = b""
             before = self._faults
             self._lines([last], last_is_cut=True)

@@ -25,9 +25,9 @@ def test_found_input_passes_its_target(path: Path) -> None:
     TARGETS[target](path.read_bytes())
 
 
-def feeds(body: bytes, parser: kr.Parser, *, lenient: bool) -> list[object]:
+def feeds(body: bytes, parser: kr.Parser, *, lenient: bool) -> list[tuple[object, ...]]:
     """The outcome of the body fed whole, then byte by byte."""
-    results: list[object] = []
+    results: list[tuple[object, ...]] = []
     for size in (len(body) or 1, 1):
         stream = parser.stream(lenient=lenient)
         try:
@@ -81,3 +81,33 @@ def test_the_problems_kept_are_the_first_lines_whatever_the_split() -> None:
 def test_the_parser_target_accepts_a_plain_body() -> None:
     # The check itself must pass on ordinary input (else every finding is noise).
     check_parser((FIXTURES / "kepler" / "v0.11-node-a.prom").read_bytes())
+
+
+def test_the_first_limit_met_is_the_one_reported_however_the_body_arrives() -> None:
+    # A long line further on was refused before the lines ahead of it were read, when
+    # both came in one chunk; read in pieces, a label limit on an earlier line won.
+    limits = kr.Limits(max_line_bytes=100, max_label_name_length=5)
+    body = b'a 1\nb{longname="1"} 2\nc' + b"c" * 200 + b" 3\n"
+    whole, split = feeds(body, kr.Parser(limits=limits), lenient=False)
+    assert whole == split
+    assert whole[:2] == ("limit", "max_label_name_length")
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b""])
+def test_a_line_of_exactly_the_limit_is_accepted_with_any_line_end(
+    ending: bytes,
+) -> None:
+    limits = kr.Limits(max_line_bytes=10)
+    fits, over = b"abcdefgh 1", b"abcdefghi 1"
+    # Strict mode refuses a body without a final line feed for that reason alone.
+    for lenient in (False, True) if ending else (True,):
+        whole, split = feeds(
+            b"a 1\n" + fits + ending, kr.Parser(limits=limits), lenient=lenient
+        )
+        assert whole == split
+        assert whole[0] == [1.0, 1.0]
+        whole, split = feeds(
+            b"a 1\n" + over + ending, kr.Parser(limits=limits), lenient=lenient
+        )
+        assert whole == split
+        assert whole[:2] == ("limit", "max_line_bytes")
