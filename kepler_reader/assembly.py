@@ -87,14 +87,18 @@ class Assembly:
         stamps = self._timestamps(om, keep)
         self._exemplars(om)
 
-        names, name_ids, order, family_of_name = self._families(om)
+        names, name_ids, order, family_of_name = self._families(om, keep)
         index = {family: i for i, family in enumerate(order)}
         family_index = np.array(
             [index[family_of_name[name]] for name in names], dtype=np.int32
         )[name_ids]
         if len(order) > s._max_families:
-            self._over_family_limit(order, family_index, keep)
-        self._check_late_types(order, family_index)
+            # Families seen only in dropped rows (last in the order) do not count.
+            kept = np.bincount(family_index[keep], minlength=len(order)) > 0
+            named = np.array([f in s._metadata for f in order], dtype=np.bool_)
+            if int(np.count_nonzero(kept | named)) > s._max_families:
+                self._over_family_limit(order, family_index, keep)
+        self._check_late_types(order, family_index, keep)
         types = {f: self._type(f) for f in order}
         self._check_bounds(names, name_ids, family_of_name, types, values, keep)
         if om:
@@ -269,13 +273,16 @@ class Assembly:
         return name
 
     def _families(
-        self, om: bool
+        self, om: bool, keep: npt.NDArray[np.bool_]
     ) -> tuple[list[str], npt.NDArray[np.intp], list[str], dict[str, str]]:
         """Resolve every sample name to its family.
 
         Returns the distinct sample names, the index into them of each row (shape
         ``(n,)``), the family names in order of first appearance (a metadata line or a
-        sample, whichever came first), and the family of each sample name.
+        kept sample, whichever came first), and the family of each sample name.
+        Families seen only in dropped rows come last: a warm parser keeps rows for
+        lines whose value turns out bad (and drops them), where a cold one may reject
+        the line at once, so dropped rows must not decide the order.
         """
         s = self.stream
         row_names = list(map(itemgetter(0), s._series))  # Series.name, at C speed
@@ -289,14 +296,22 @@ class Assembly:
         first_rows = np.searchsorted(
             np.maximum.accumulate(name_ids), np.arange(len(names))
         )
+        if not keep.all():
+            kept = np.flatnonzero(keep)
+            first_rows = np.full(len(names), len(row_names), dtype=np.intp)
+            np.minimum.at(first_rows, name_ids[kept], kept)
         family_of: dict[str, str] = {}
-        position: dict[str, tuple[int, int]] = {
-            name: (meta.position, 0) for name, meta in s._metadata.items()
+        position: dict[str, tuple[int, int, int]] = {
+            name: (meta.position, 0, 0) for name, meta in s._metadata.items()
         }
-        for name, row in zip(names, first_rows.tolist(), strict=True):
+        for index, (name, row) in enumerate(
+            zip(names, first_rows.tolist(), strict=True)
+        ):
             family = self._resolve(name, om)
             family_of[name] = family
-            position[family] = min(position.get(family, (row, 1)), (row, 1))
+            # Dropped-only names share one row number; their own order breaks ties.
+            at = (row, 1, index if row == len(row_names) else 0)
+            position[family] = min(position.get(family, at), at)
         order = sorted(position, key=position.__getitem__)
         return names, name_ids, order, family_of
 
@@ -331,12 +346,17 @@ class Assembly:
         )
 
     def _check_late_types(
-        self, order: list[str], family_index: npt.NDArray[np.int32]
+        self,
+        order: list[str],
+        family_index: npt.NDArray[np.int32],
+        keep: npt.NDArray[np.bool_],
     ) -> None:
         """A TYPE line after samples of its family is an error (strict) or a warning."""
         s = self.stream
         first_row = np.full(len(order), len(family_index), dtype=np.int64)
-        np.minimum.at(first_row, family_index, np.arange(len(family_index)))
+        # Dropped rows do not count (see _families).
+        rows = np.flatnonzero(keep) if not keep.all() else np.arange(len(keep))
+        np.minimum.at(first_row, family_index[rows], rows)
         for index, name in enumerate(order):
             meta = s._metadata.get(name)
             if meta is None or meta.type is None or meta.rows_before_type == 0:

@@ -111,3 +111,28 @@ def test_a_line_of_exactly_the_limit_is_accepted_with_any_line_end(
         )
         assert whole == split
         assert whole[:2] == ("limit", "max_line_bytes")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A TYPE line after a line whose value is bad, then a good sample.
+        b'a{x="\\"q\\""} bad\n# TYPE a gauge\na{x="\\"q\\""} 1\n',
+        # A family whose first line has a bad value, before another family.
+        b'b{x="\\"q\\""} bad\na 1\nb{x="\\"q\\""} 2\n',
+    ],
+)
+def test_a_warm_parser_drops_a_bad_value_line_as_a_cold_one_skips_it(
+    body: bytes,
+) -> None:
+    # Cold, a line with escapes and a bad value is refused whole; warm, its series
+    # text is known, so it becomes a row that is dropped when its value fails. The
+    # dropped row must not count: no TYPE-after-samples warning, no earlier family.
+    cold = kr.parse(body, lenient=True)
+    warm = kr.Parser(lenient=True)
+    warm.parse(body)
+    again = warm.parse(body)
+    assert again.warnings == cold.warnings == ()
+    assert again.families == cold.families
+    assert again.errors == cold.errors
+    assert again.values.tolist() == cold.values.tolist()
