@@ -96,8 +96,9 @@ class Assembly:
             # Families seen only in dropped rows (last in the order) do not count.
             kept = np.bincount(family_index[keep], minlength=len(order)) > 0
             named = np.array([f in s._metadata for f in order], dtype=np.bool_)
-            if int(np.count_nonzero(kept | named)) > s._max_families:
-                self._over_family_limit(order, family_index, keep)
+            real = int(np.count_nonzero(kept | named))
+            if real > s._max_families:
+                self._over_family_limit(order, real, family_index, keep)
         self._check_late_types(order, family_index, keep)
         types = {f: self._type(f) for f in order}
         self._check_bounds(names, name_ids, family_of_name, types, values, keep)
@@ -318,17 +319,19 @@ class Assembly:
     def _over_family_limit(
         self,
         order: list[str],
+        real: int,
         family_index: npt.NDArray[np.int32],
         keep: npt.NDArray[np.bool_],
     ) -> None:
         """Refuse (strict) or drop (lenient) the families past ``max_families``.
 
-        The families kept are the first ones of the body, in order of appearance.
+        The families kept are the first ones of the body, in order of appearance;
+        ``real`` of them have metadata or kept rows (the others come last).
         """
         s = self.stream
         limit = s._max_families
         first = order[limit]
-        rows = np.flatnonzero(family_index == limit)
+        rows = np.flatnonzero((family_index == limit) & keep)
         number = s._row_lines[int(rows[0])] if rows.size else s._number
         if not s.lenient:
             raise s._limit_error(
@@ -337,11 +340,12 @@ class Assembly:
                 "max_families",
             )
         over = family_index >= limit
+        skipped = int(np.count_nonzero(over & keep))  # rows already dropped aside
         keep[over] = False
         s._warn(
             None,
             f"Families skipped from {first[:100]!r} (line {number}) on: "
-            f"{len(order) - limit}, with {int(over.sum())} samples; the body names "
+            f"{real - limit}, with {skipped} samples; the body names "
             f"more than max_families={limit} families.",
         )
 

@@ -136,3 +136,19 @@ def test_a_warm_parser_drops_a_bad_value_line_as_a_cold_one_skips_it(
     assert again.families == cold.families
     assert again.errors == cold.errors
     assert again.values.tolist() == cold.values.tolist()
+
+
+def test_the_family_limit_warning_counts_only_kept_rows() -> None:
+    # Warm, the bad value of the last line is a dropped row of family 'c': the
+    # warning counted it (two samples) where a cold parse counted one.
+    body = b'a 1\nb 2\nc 3\nc{x="\\"q\\""} bad\nc{x="\\"q\\""} 4\n'
+    limits = kr.Limits(max_families=2)
+    cold = kr.parse(body, lenient=True, limits=limits)
+    warm = kr.Parser(lenient=True, limits=limits)
+    warm.parse(body)
+    again = warm.parse(body)
+    assert again.warnings == cold.warnings
+    assert [w.message for w in cold.warnings] == [
+        "Families skipped from 'c' (line 3) on: 1, with 2 samples; the body names "
+        "more than max_families=2 families."
+    ]
