@@ -66,6 +66,7 @@ from .kepler import (
     detect_era,
     kepler_view,
 )
+from .limits import Limits
 from .measurement import (
     Measurement,
     NamespaceMeasurement,
@@ -115,6 +116,7 @@ __all__ = [
     "KeplerReaderError",
     "KeplerView",
     "LimitExceededError",
+    "Limits",
     "LineProblem",
     "ListenError",
     "Measurement",

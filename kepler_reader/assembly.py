@@ -87,12 +87,19 @@ class Assembly:
         stamps = self._timestamps(om, keep)
         self._exemplars(om)
 
-        names, name_ids, order, family_of_name = self._families(om)
+        names, name_ids, order, family_of_name = self._families(om, keep)
         index = {family: i for i, family in enumerate(order)}
         family_index = np.array(
             [index[family_of_name[name]] for name in names], dtype=np.int32
         )[name_ids]
-        self._check_late_types(order, family_index)
+        if len(order) > s._max_families:
+            # Families seen only in dropped rows (last in the order) do not count.
+            kept = np.bincount(family_index[keep], minlength=len(order)) > 0
+            named = np.array([f in s._metadata for f in order], dtype=np.bool_)
+            real = int(np.count_nonzero(kept | named))
+            if real > s._max_families:
+                self._over_family_limit(order, real, family_index, keep)
+        self._check_late_types(order, family_index, keep)
         types = {f: self._type(f) for f in order}
         self._check_bounds(names, name_ids, family_of_name, types, values, keep)
         if om:
@@ -113,6 +120,7 @@ class Assembly:
             family_index = remap[family_index].astype(np.int32)
             order = [f for f, p in zip(order, present.tolist(), strict=True) if p]
         families = tuple(self._family(f, types[f], om) for f in order)
+        s._warn_dropped_problems()
         return Snapshot(
             families=families,
             family_index=family_index,
@@ -121,7 +129,9 @@ class Assembly:
             timestamps_ms=stamps,
             source=s.source,
             scraped_at=s.scraped_at,
-            errors=tuple(sorted(s._errors, key=lambda e: (e.line, e.column))),
+            errors=tuple(
+                sorted(s._recorded_problems(), key=lambda e: (e.line, e.column))
+            ),
             warnings=tuple(s._warnings),
             truncated=s._truncated,
             format=self.format,
@@ -264,13 +274,16 @@ class Assembly:
         return name
 
     def _families(
-        self, om: bool
+        self, om: bool, keep: npt.NDArray[np.bool_]
     ) -> tuple[list[str], npt.NDArray[np.intp], list[str], dict[str, str]]:
         """Resolve every sample name to its family.
 
         Returns the distinct sample names, the index into them of each row (shape
         ``(n,)``), the family names in order of first appearance (a metadata line or a
-        sample, whichever came first), and the family of each sample name.
+        kept sample, whichever came first), and the family of each sample name.
+        Families seen only in dropped rows come last: a warm parser keeps rows for
+        lines whose value turns out bad (and drops them), where a cold one may reject
+        the line at once, so dropped rows must not decide the order.
         """
         s = self.stream
         row_names = list(map(itemgetter(0), s._series))  # Series.name, at C speed
@@ -284,24 +297,70 @@ class Assembly:
         first_rows = np.searchsorted(
             np.maximum.accumulate(name_ids), np.arange(len(names))
         )
+        if not keep.all():
+            kept = np.flatnonzero(keep)
+            first_rows = np.full(len(names), len(row_names), dtype=np.intp)
+            np.minimum.at(first_rows, name_ids[kept], kept)
         family_of: dict[str, str] = {}
-        position: dict[str, tuple[int, int]] = {
-            name: (meta.position, 0) for name, meta in s._metadata.items()
+        position: dict[str, tuple[int, int, int]] = {
+            name: (meta.position, 0, 0) for name, meta in s._metadata.items()
         }
-        for name, row in zip(names, first_rows.tolist(), strict=True):
+        for index, (name, row) in enumerate(
+            zip(names, first_rows.tolist(), strict=True)
+        ):
             family = self._resolve(name, om)
             family_of[name] = family
-            position[family] = min(position.get(family, (row, 1)), (row, 1))
+            # Dropped-only names share one row number; their own order breaks ties.
+            at = (row, 1, index if row == len(row_names) else 0)
+            position[family] = min(position.get(family, at), at)
         order = sorted(position, key=position.__getitem__)
         return names, name_ids, order, family_of
 
+    def _over_family_limit(
+        self,
+        order: list[str],
+        real: int,
+        family_index: npt.NDArray[np.int32],
+        keep: npt.NDArray[np.bool_],
+    ) -> None:
+        """Refuse (strict) or drop (lenient) the families past ``max_families``.
+
+        The families kept are the first ones of the body, in order of appearance;
+        ``real`` of them have metadata or kept rows (the others come last).
+        """
+        s = self.stream
+        limit = s._max_families
+        first = order[limit]
+        rows = np.flatnonzero((family_index == limit) & keep)
+        number = s._row_lines[int(rows[0])] if rows.size else s._number
+        if not s.lenient:
+            raise s._limit_error(
+                number,
+                f"family {first[:100]!r} is family number {limit + 1} of the body",
+                "max_families",
+            )
+        over = family_index >= limit
+        skipped = int(np.count_nonzero(over & keep))  # rows already dropped aside
+        keep[over] = False
+        s._warn(
+            None,
+            f"Families skipped from {first[:100]!r} (line {number}) on: "
+            f"{real - limit}, with {skipped} samples; the body names "
+            f"more than max_families={limit} families.",
+        )
+
     def _check_late_types(
-        self, order: list[str], family_index: npt.NDArray[np.int32]
+        self,
+        order: list[str],
+        family_index: npt.NDArray[np.int32],
+        keep: npt.NDArray[np.bool_],
     ) -> None:
         """A TYPE line after samples of its family is an error (strict) or a warning."""
         s = self.stream
         first_row = np.full(len(order), len(family_index), dtype=np.int64)
-        np.minimum.at(first_row, family_index, np.arange(len(family_index)))
+        # Dropped rows do not count (see _families).
+        rows = np.flatnonzero(keep) if not keep.all() else np.arange(len(keep))
+        np.minimum.at(first_row, family_index[rows], rows)
         for index, name in enumerate(order):
             meta = s._metadata.get(name)
             if meta is None or meta.type is None or meta.rows_before_type == 0:

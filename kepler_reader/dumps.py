@@ -19,10 +19,12 @@ import re
 import tempfile
 import urllib.parse
 import zlib
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+import attrs
+
 from .exceptions import DumpError, LimitExceededError
+from .limits import DEFAULT_LIMITS, Limits
 from .parser import Parser
 
 if TYPE_CHECKING:
@@ -103,6 +105,33 @@ def read_header(data: bytes) -> tuple[float, str | None] | None:
     return stamp.timestamp(), url
 
 
+def _too_large(path: str, what: str, limit: int) -> LimitExceededError:
+    return LimitExceededError(
+        f"{path}: {what}, over the limit max_body_bytes={limit}.",
+        limit="max_body_bytes",
+        value=limit,
+    )
+
+
+def _read_capped(name: str, limit: int) -> bytes:
+    """The bytes of a file, refusing one larger than ``limit`` before reading it."""
+    try:
+        with open(name, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                raise _too_large(name, f"the file is {size} bytes long", limit)
+            # Read one byte more than allowed: a file that grows meanwhile is caught.
+            data = handle.read(limit + 1)
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise DumpError(
+            f"{name}: cannot read the file ({reason}).", path=name
+        ) from error
+    if len(data) > limit:
+        raise _too_large(name, f"the file is longer than {limit} bytes", limit)
+    return data
+
+
 def _decompress(data: bytes, path: str, limit: int) -> bytes:
     """Undo gzip (any number of members), stopping at ``limit`` bytes of output."""
     out: list[bytes] = []
@@ -119,11 +148,7 @@ def _decompress(data: bytes, path: str, limit: int) -> bytes:
                 ) from error
             size += len(piece)
             if size > limit:
-                raise LimitExceededError(
-                    f"{path}: the decompressed dump exceeds max_bytes={limit}.",
-                    limit="max_bytes",
-                    value=limit,
-                )
+                raise _too_large(path, "the dump decompresses to more bytes", limit)
             out.append(piece)
             if inflate.eof:
                 break
@@ -140,18 +165,22 @@ def read_dump(
     lenient: bool = False,
     parser: Parser | None = None,
     scraped_at: float | None = None,
-    max_bytes: int = 1 << 30,
+    limits: Limits | None = None,
+    max_bytes: int | None = None,
 ) -> Snapshot:
     """Read a saved scrape (plain or gzip) into a snapshot.
 
     Args:
         path: The file. Gzip is recognised by its magic bytes, whatever the name.
         lenient: Skip bad lines instead of raising (see :func:`kepler_reader.parse`).
-        parser: A warm parser to reuse across many dumps of one endpoint.
+        parser: A warm parser to reuse across many dumps of one endpoint (its own
+            limits then apply to the parse).
         scraped_at: The scrape time in seconds since the epoch, for files without a
             kepler-reader header (it overrides the header when both are present).
-        max_bytes: The largest decompressed dump read, in bytes (1 GiB by default):
-            a gzip bomb stops here.
+        limits: The most the dump may hold (:class:`~kepler_reader.Limits`; its
+            defaults when ``None``). ``max_body_bytes`` caps both the file and what
+            its gzip stream decompresses to: a gzip bomb stops there.
+        max_bytes: Overrides ``limits.max_body_bytes`` (256 MiB by default).
 
     Returns:
         The snapshot, with ``scraped_at`` from the header (or the argument) and
@@ -159,20 +188,19 @@ def read_dump(
 
     Raises:
         DumpError: The file cannot be read or its gzip stream is corrupt.
-        LimitExceededError: The dump decompresses to more than ``max_bytes``.
+        LimitExceededError: The file, or what it decompresses to, is larger than
+            ``max_body_bytes``; a line or (strict mode) the body is over another
+            limit (see :class:`~kepler_reader.Limits`).
         ParseError: In strict mode, for the first bad line (line numbers count the
             header line, as an editor shows the file).
     """
     name = os.fspath(path)
-    try:
-        data = Path(name).read_bytes()
-    except (OSError, ValueError) as error:
-        reason = getattr(error, "strerror", None) or error
-        raise DumpError(
-            f"{name}: cannot read the file ({reason}).", path=name
-        ) from error
+    limits = limits or DEFAULT_LIMITS
+    if max_bytes is not None:
+        limits = attrs.evolve(limits, max_body_bytes=max_bytes)
+    data = _read_capped(name, limits.max_body_bytes)
     if data.startswith(_GZIP_MAGIC):
-        data = _decompress(data, name, max_bytes)
+        data = _decompress(data, name, limits.max_body_bytes)
     head = data[:4096].lstrip()[:64].lower()
     if head.startswith((b"<!doctype", b"<html")):
         raise DumpError(
@@ -187,7 +215,7 @@ def read_dump(
         )
     header = read_header(data)
     when = scraped_at if scraped_at is not None else (header[0] if header else None)
-    parser = parser or Parser(lenient=lenient)
+    parser = parser or Parser(lenient=lenient, limits=limits)
     return parser.parse(data, source=name, scraped_at=when, lenient=lenient)
 
 

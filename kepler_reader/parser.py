@@ -18,6 +18,7 @@ belongs to, repeated series, TYPE lines after samples) is settled in :meth:`fini
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections.abc import Iterable
@@ -36,6 +37,7 @@ from .grammar import (
     parse_sample_line,
     parse_value,
 )
+from .limits import DEFAULT_LIMITS, Limits
 from .shortcuts import NAME_ONLY, all_unwanted, label_shape, next_comment
 from .snapshot import (
     LineProblem,
@@ -55,6 +57,8 @@ _SLICE = 1 << 20  # bytes per chunk when a whole body is parsed
 # per-token check beyond float() itself.
 _NOT_FLOAT = re.compile(rb"[^0-9.eE+\-iInNfFaAtTyY]")
 _MAX_WARNINGS = 1000
+_BOM_NOTE = "A UTF-8 byte-order mark at the start of the body was dropped."
+_CRLF_NOTE = "CRLF line ends: the carriage return before each line feed was dropped."
 
 
 def sniff_format(data: bytes) -> str:
@@ -113,9 +117,17 @@ class Parser:
             its closing ``# EOF``.
         max_cached_series: When more series texts than this are remembered, the memory
             is cleared before the next body (bounds memory as pods come and go).
-        max_line_bytes: The longest line accepted, in bytes; a longer one raises
-            :class:`~kepler_reader.LimitExceededError` naming the line (64 MiB by
-            default, far above any real label value).
+        limits: The most one body may hold (:class:`~kepler_reader.Limits`; its
+            defaults when ``None``). Over a line limit the parser raises
+            :class:`~kepler_reader.LimitExceededError`; over a series, label or
+            family limit it raises in strict mode and skips, saying so, in lenient
+            mode.
+        max_line_bytes: Overrides ``limits.max_line_bytes``: the longest line
+            accepted, in bytes (64 MiB by default, far above any real label value).
+
+    Raises:
+        ValueError: ``format`` is not one of :data:`FORMATS`, or a limit is not a
+            positive integer.
     """
 
     def __init__(
@@ -125,14 +137,19 @@ class Parser:
         families: Iterable[str] | None = None,
         format: str | None = None,
         max_cached_series: int = 2_000_000,
-        max_line_bytes: int = 64 * 1024 * 1024,
+        limits: Limits | None = None,
+        max_line_bytes: int | None = None,
     ) -> None:
         if format is not None and format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS} or None, not {format!r}")
+        limits = limits or DEFAULT_LIMITS
+        if max_line_bytes is not None:
+            limits = attrs.evolve(limits, max_line_bytes=max_line_bytes)
         self.lenient = lenient
         self.format = format
         self.max_cached_series = max_cached_series
-        self.max_line_bytes = max_line_bytes
+        self._limits = limits
+        self.max_line_bytes = limits.max_line_bytes
         self.prefixes = (
             None if families is None else tuple(f.encode() for f in families)
         )
@@ -141,6 +158,11 @@ class Parser:
         self._names: dict[bytes, str] = {}
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
         self._shapes: dict[str, tuple[list[str] | None, bool]] = {}
+
+    @property
+    def limits(self) -> Limits:
+        """The limits each body is held to (read-only: remembered series met them)."""
+        return self._limits
 
     def stream(
         self,
@@ -199,6 +221,8 @@ class Parser:
         Raises:
             ParseError: In strict mode, at the first bad line, with its number,
                 column, the line and what was expected.
+            LimitExceededError: A line is longer than ``limits.max_line_bytes``; in
+                strict mode also a body over a series, label or family limit.
         """
         if isinstance(data, str):
             # Lone surrogates become invalid UTF-8, an error confined to their line.
@@ -258,6 +282,21 @@ class StreamParser:
         self._faults = 0
         self._pending_size = 0
         self._pending_parts: list[bytes] = []
+        limits = parser.limits
+        self._max_series = limits.max_series
+        self._max_labels = limits.max_labels_per_series
+        self._max_name = limits.max_label_name_length
+        self._max_value = limits.max_label_value_length
+        # A series text no longer than this cannot hold a label name or value over
+        # its limit, so new series that short skip the length checks.
+        self._short_text = min(self._max_name, self._max_value)
+        self._max_families = limits.max_families
+        self._max_problems = limits.max_problems
+        self._problems_dropped = 0
+        self._problem_heap: list[tuple[int, int, int, LineProblem]] = []
+        self._series_skipped = 0
+        self._first_skipped_line = 0
+        self._metadata_skipped = 0
 
     # -- reporting -------------------------------------------------------------------
 
@@ -284,7 +323,43 @@ class StreamParser:
                     reason, source=self.source, line=number, column=column, text=text
                 )
             return
-        self._errors.append(LineProblem(number, column, reason, text))
+        problem = LineProblem(number, column, reason, text)
+        if len(self._errors) < self._max_problems:
+            self._errors.append(problem)
+            return
+        # Full: keep the problems of the first lines, whatever order they were found
+        # in (values are checked a chunk at a time), so that the split of the body
+        # into chunks does not change which ones are kept.
+        self._problems_dropped += 1
+        if not self._problem_heap:
+            self._problem_heap = [
+                (-p.line, -p.column, i, p) for i, p in enumerate(self._errors)
+            ]
+            heapq.heapify(self._problem_heap)
+        if (-number, -column) > self._problem_heap[0][:2]:
+            entry = (
+                -number,
+                -column,
+                self._problems_dropped + len(self._errors),
+                problem,
+            )
+            heapq.heapreplace(self._problem_heap, entry)
+
+    def _recorded_problems(self) -> list[LineProblem]:
+        """The bad lines kept for ``Snapshot.errors`` (at most ``max_problems``)."""
+        if self._problem_heap:
+            return [entry[3] for entry in self._problem_heap]
+        return self._errors
+
+    def _limit_error(self, number: int, what: str, limit: str) -> LimitExceededError:
+        """The error for line ``number``: ``what`` was found, over ``limit``."""
+        value = getattr(self._parser.limits, limit)
+        return LimitExceededError(
+            f"{self.source or '<input>'}:{number}: {what}, over the limit "
+            f"{limit}={value}.",
+            limit=limit,
+            value=value,
+        )
 
     # -- phase 1: lines as they arrive -----------------------------------------------
 
@@ -293,6 +368,8 @@ class StreamParser:
 
         Raises:
             ParseError: In strict mode, for a bad line completed by this chunk.
+            LimitExceededError: A line is longer than ``limits.max_line_bytes``; in
+                strict mode also a line over a series, label or family limit.
         """
         if self._finished:
             raise RuntimeError("feed() after finish(): start a new stream")
@@ -300,7 +377,7 @@ class StreamParser:
             # Still inside one line: keep the pieces, join them once it ends.
             self._pending_parts.append(chunk)
             self._pending_size += len(chunk)
-            if self._pending_size > self._parser.max_line_bytes:
+            if self._pending_size > self._parser.max_line_bytes + 1:
                 self._line_too_long()
             return
         if self._pending_parts:
@@ -315,14 +392,12 @@ class StreamParser:
             self._started = True
             if data.startswith(_BOM):
                 data = data[len(_BOM) :]
-                self._warn(
-                    1, "A UTF-8 byte-order mark at the start of the body was dropped."
-                )
+                self._warn(1, _BOM_NOTE)
         cut = data.rfind(b"\n")
         if cut < 0:
             self._pending = data
             self._pending_size = len(data)
-            if self._pending_size > self._parser.max_line_bytes:
+            if self._pending_size > self._parser.max_line_bytes + 1:
                 self._line_too_long()
             return
         self._pending = data[cut + 1 :]
@@ -333,11 +408,25 @@ class StreamParser:
             cut = len(data) - 1
             self._warn_crlf()
         if cut > self._parser.max_line_bytes:
-            self._check_line_lengths(data[:cut])
+            long_at = self._first_long_line(data, cut)
+            if long_at >= 0:
+                # The lines before it are read first, as they would be had the body
+                # been split just before the long one.
+                if long_at:
+                    self._complete_lines(data, long_at - 1)
+                self._line_too_long()
+        self._complete_lines(data, cut)
+        if self._pending_size > self._parser.max_line_bytes + 1:
+            # The start of the next line is over the limit already, as it would be
+            # had it come in pieces of its own.
+            self._line_too_long()
+
+    def _complete_lines(self, data: bytes, end: int) -> None:
+        """Read the whole lines ``data[:end]`` (``data[end]`` ends the last one)."""
         if self._parser.prefixes is None:
-            self._lines(data[:cut].split(b"\n"), last_is_cut=False)
+            self._lines(data[:end].split(b"\n"), last_is_cut=False)
         else:
-            self._filtered(data, cut, self._parser.prefixes)
+            self._filtered(data, end, self._parser.prefixes)
 
     def _filtered(self, complete: bytes, end: int, prefixes: tuple[bytes, ...]) -> None:
         """Read only the lines of wanted families, skipping the rest unsplit.
@@ -366,36 +455,77 @@ class StreamParser:
                 self._number += breaks + 1
             pos = stop + 1
 
-    def _check_line_lengths(self, complete: bytes) -> None:
-        start, number = 0, self._number
-        while start <= len(complete):
-            end = complete.find(b"\n", start)
-            end = len(complete) if end < 0 else end
-            number += 1
-            if end - start > self._parser.max_line_bytes:
-                self._number, self._pending_size = number - 1, end - start
-                self._line_too_long()
-            start = end + 1
+    def _first_long_line(self, data: bytes, end: int) -> int:
+        """The start of the first line in ``data[:end]`` over the limit, or -1."""
+        start, limit = 0, self._parser.max_line_bytes
+        while start <= end:
+            stop = data.find(b"\n", start, end)
+            stop = end if stop < 0 else stop
+            if stop - start > limit:
+                return start
+            start = stop + 1
+        return -1
+
+    # A line still arriving is measured with one byte to spare: the carriage return
+    # of a CRLF line end is not part of the line. Whole lines are measured exactly.
 
     def _line_too_long(self) -> None:
         limit = self._parser.max_line_bytes
         raise LimitExceededError(
             f"{self.source or '<input>'}:{self._number + 1}: the line is longer than "
-            f"max_line_bytes={limit} (at least {self._pending_size} bytes).",
+            f"max_line_bytes={limit} bytes.",
             limit="max_line_bytes",
             value=limit,
         )
 
     def _warn_crlf(self) -> None:
-        if not self._crlf_warned:
-            self._crlf_warned = True
-            self._warn(
-                None,
-                "CRLF line ends: the carriage return before each line feed "
-                "was dropped.",
-            )
+        # Said once the body has ended (see finish), so that the order of the
+        # warnings does not depend on which chunk held the first CRLF.
+        self._crlf_warned = True
 
     def _lines(self, lines: list[bytes], *, last_is_cut: bool) -> None:
+        """Read whole lines, at most ``max_series`` samples in the whole body.
+
+        Each line adds at most one sample, so a chunk with fewer lines than there is
+        room left needs no counting inside the loop.
+        """
+        if len(lines) <= self._max_series - len(self._series):
+            self._read_lines(lines, last_is_cut=last_is_cut)
+            return
+        start = 0
+        while start < len(lines):
+            room = self._max_series - len(self._series)
+            if room <= 0:
+                self._over_series_limit(lines[start:], last_is_cut=last_is_cut)
+                return
+            stop = start + room
+            self._read_lines(
+                lines[start:stop], last_is_cut=last_is_cut and stop >= len(lines)
+            )
+            start = stop
+
+    def _over_series_limit(self, lines: list[bytes], *, last_is_cut: bool) -> None:
+        """Read the lines after the snapshot is full: metadata only, samples skipped."""
+        prefixes = self._parser.prefixes
+        last = len(lines) - 1
+        for i, line in enumerate(lines):
+            stripped = line.lstrip(b" \t")
+            wanted = prefixes is None or line.startswith(prefixes)
+            if not stripped or stripped[0] == 0x23 or not wanted:
+                self._read_lines([line], last_is_cut=last_is_cut and i == last)
+                continue
+            self._number += 1
+            if not self.lenient:
+                raise self._limit_error(
+                    self._number,
+                    f"sample number {self._max_series + 1} of the body",
+                    "max_series",
+                )
+            if not self._series_skipped:
+                self._first_skipped_line = self._number
+            self._series_skipped += 1
+
+    def _read_lines(self, lines: list[bytes], *, last_is_cut: bool) -> None:
         """Read whole lines; known series take the short path."""
         parser = self._parser
         by_text = parser._by_text
@@ -496,6 +626,11 @@ class StreamParser:
                 reason = f"unexpected end of input {where}: the body is cut off"
             self._fail(number, line, fault.offset + indent, reason)
             return
+        if len(parsed.labels) > self._max_labels or (
+            len(line) > self._short_text and self._long_label(parsed.labels)
+        ):
+            self._over_label_limit(number, line, parsed.labels)
+            return
 
         series = self._intern(parsed.name, parsed.labels)
         row = len(self._series)
@@ -535,6 +670,46 @@ class StreamParser:
         if plain:
             self._parser._by_text[line[: parsed.series_end]] = series
 
+    def _long_label(self, labels: tuple[tuple[str, str], ...]) -> bool:
+        """Whether a label name or value is longer than its limit."""
+        return any(
+            len(name) > self._max_name or len(value) > self._max_value
+            for name, value in labels
+        )
+
+    def _over_label_limit(
+        self, number: int, line: bytes, labels: tuple[tuple[str, str], ...]
+    ) -> None:
+        """Skip (lenient) or refuse (strict) a series over a label limit."""
+        if len(labels) > self._max_labels:
+            what = f"the series has {len(labels)} labels"
+            limit, offset = "max_labels_per_series", 0
+        else:
+            name, value = next(
+                (n, v)
+                for n, v in labels
+                if len(n) > self._max_name or len(v) > self._max_value
+            )
+            if len(name) > self._max_name:
+                what = f"label name {name[:100]!r} is {len(name)} characters long"
+                limit = "max_label_name_length"
+            else:
+                what = (
+                    f"the value of label {name[:100]!r} is {len(value)} characters long"
+                )
+                limit = "max_label_value_length"
+            found = line.find(name[:100].encode("utf-8", "surrogatepass"))
+            offset = max(found, 0)
+        if not self.lenient:
+            raise self._limit_error(number, what, limit)
+        value = getattr(self._parser.limits, limit)
+        self._fail(
+            number,
+            line,
+            offset,
+            f"{what}, over the limit {limit}={value}: the line was skipped",
+        )
+
     @staticmethod
     def _suspect(series: Series) -> bytes:
         """The ``le=``/``quantile=`` text of a bound that is not a float, or b""."""
@@ -568,8 +743,10 @@ class StreamParser:
             if name is None:
                 return None
             pairs = self._simple_labels(text[brace + 1 : -1])
-            if pairs is None:
+            if pairs is None or len(pairs) > self._max_labels:
                 return None
+            if len(text) > self._short_text and self._long_label(pairs):
+                return None  # the general rules word the error
         if name is None:
             return None
         key = Series(name, pairs)
@@ -632,6 +809,16 @@ class StreamParser:
             return
         meta = self._metadata.get(parsed.name)
         if meta is None:
+            if len(self._metadata) >= self._max_families:
+                if not self.lenient:
+                    raise self._limit_error(
+                        number,
+                        f"family {parsed.name[:100]!r} would be family number "
+                        f"{self._max_families + 1} of the body",
+                        "max_families",
+                    )
+                self._metadata_skipped += 1
+                return
             meta = _Metadata(position=len(self._series))
             self._metadata[parsed.name] = meta
         if parsed.keyword == "UNIT":
@@ -705,6 +892,32 @@ class StreamParser:
         else:
             self._warn(number, f"Repeated HELP line for {name}.")
 
+    def _warn_limits(self) -> None:
+        """Say what lenient mode skipped for a limit (one warning per limit)."""
+        limits = self._parser.limits
+        if self._series_skipped:
+            self._warn(
+                self._first_skipped_line,
+                f"Sample lines skipped from line {self._first_skipped_line} on: "
+                f"{self._series_skipped}; the snapshot holds at most "
+                f"max_series={limits.max_series} samples.",
+            )
+        if self._metadata_skipped:
+            self._warn(
+                None,
+                f"HELP, TYPE or UNIT lines skipped: {self._metadata_skipped}; the "
+                f"body names more than max_families={limits.max_families} families.",
+            )
+
+    def _warn_dropped_problems(self) -> None:
+        """Count the bad lines not kept in ``Snapshot.errors`` (called last)."""
+        if self._problems_dropped:
+            self._warn(
+                None,
+                f"Bad lines skipped without being recorded: {self._problems_dropped}; "
+                f"the first max_problems={self._max_problems} are kept.",
+            )
+
     # -- phase 2: the whole body -------------------------------------------------------
 
     def finish(self) -> Snapshot:
@@ -714,6 +927,8 @@ class StreamParser:
             ParseError: In strict mode, for a bad last line, a cut-off body, or a rule
                 that needs the whole body (a TYPE line after its samples, a repeated
                 metadata line, a missing ``# EOF`` in OpenMetrics).
+            LimitExceededError: As :meth:`feed`, for the last line; in strict mode
+                also a body over ``limits.max_families``.
         """
         if self._finished:
             raise RuntimeError("finish() called twice")
@@ -725,6 +940,8 @@ class StreamParser:
             last = self._pending
             if last.endswith(b"\r"):
                 last = last[:-1]
+            if len(last) > self._parser.max_line_bytes:
+                self._line_too_long()
             self._pending = b""
             before = self._faults
             self._lines([last], last_is_cut=True)
@@ -745,6 +962,15 @@ class StreamParser:
                         "unexpected end of input: "
                         "the body does not end with a line feed",
                     )
+        if self._crlf_warned:
+            # First, after the byte-order mark's warning (which is always first).
+            at = (
+                1
+                if self._warnings and self._warnings[0].message.startswith(_BOM_NOTE)
+                else 0
+            )
+            self._warnings.insert(at, ParseWarning(None, _CRLF_NOTE))
+        self._warn_limits()
         fmt = self.format or (
             "openmetrics" if self._eof_line and self._after_eof is None else "text"
         )
@@ -760,6 +986,7 @@ def parse(
     source: str | None = None,
     lenient: bool = False,
     format: str | None = None,
+    limits: Limits | None = None,
 ) -> Snapshot:
     r"""Parse one body of the Prometheus text format 0.0.4 or OpenMetrics 1.0.
 
@@ -771,6 +998,8 @@ def parse(
             raising at the first one.
         format: ``"text"`` or ``"openmetrics"``; by default recognised from the body
             (an OpenMetrics body ends with ``# EOF``).
+        limits: The most the body may hold (:class:`~kepler_reader.Limits`; its
+            defaults when ``None``).
 
     Returns:
         The snapshot. Its ``scraped_at`` is ``None``; see
@@ -778,10 +1007,14 @@ def parse(
 
     Raises:
         ParseError: In strict mode, for the first bad line.
+        LimitExceededError: A line is longer than ``limits.max_line_bytes``; in
+            strict mode also a body over a series, label or family limit.
 
     Example:
         >>> snap = parse(b'kepler_pod_cpu_joules_total{zone="package"} 12.5\n')
         >>> float(snap.values[0]), snap.series[0].get("zone")
         (12.5, 'package')
     """
-    return Parser(lenient=lenient).parse(data, source=source, format=format)
+    return Parser(lenient=lenient, limits=limits).parse(
+        data, source=source, format=format
+    )

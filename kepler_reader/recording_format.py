@@ -23,7 +23,7 @@ import attrs
 
 from .dumps import redact_url
 from .exceptions import LimitExceededError, RecordingError
-from .scraping import DEFAULT_MAX_BODY_BYTES
+from .limits import DEFAULT_LIMITS
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
@@ -38,7 +38,7 @@ __all__ = [
 RECORD_PREFIX = b"# kepler-reader record="
 _VERSION = 1
 #: The largest record (header line and body, decompressed) read or written, in bytes.
-DEFAULT_MAX_RECORD_BYTES = DEFAULT_MAX_BODY_BYTES + 64 * 1024
+DEFAULT_MAX_RECORD_BYTES = DEFAULT_LIMITS.max_body_bytes + 64 * 1024
 #: The largest recording file read, in bytes on disk (64 GiB).
 DEFAULT_MAX_FILE_BYTES = 64 * 1024**3
 _GZIP_MAGIC = b"\x1f\x8b\x08"

@@ -38,6 +38,7 @@ from .exceptions import (
     ScrapeTimeoutError,
     TLSError,
 )
+from .limits import DEFAULT_LIMITS, Limits
 from .parser import Parser, format_of
 from .snapshot import ParseWarning
 from .transport import (
@@ -78,7 +79,9 @@ ACCEPT_OPENMETRICS = (
 #: Connect and read timeout, in seconds.
 DEFAULT_TIMEOUT_SECONDS = 10.0
 #: Largest body read, in bytes (after decompression), unless told otherwise.
-DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = DEFAULT_LIMITS.max_body_bytes
+# The user information of a URL quoted in an error message: "//user:password@".
+_CREDENTIALS = re.compile(r"//[^/@\s]*@")
 _CHUNK = 1 << 16
 # A JSON document starts with "[" or with "{" and a key followed by ":"; a
 # Prometheus 3 series starts with "{" and a quoted name followed by "," or "}".
@@ -290,7 +293,11 @@ def fetch(
         LimitExceededError: The body is larger than ``max_body_bytes``.
     """
     shown = redact_url(url)
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+    try:
+        scheme = urllib.parse.urlsplit(url).scheme
+    except ValueError as error:  # a broken IPv6 host: "http://[::1/metrics"
+        raise ScrapeError(f"{shown}: not a valid URL ({error}).", url=shown) from None
+    if scheme not in ("http", "https"):
         raise ScrapeError(
             f"{shown}: the URL must start with http:// or https://.", url=shown
         )
@@ -390,10 +397,12 @@ def fetch(
         ValueError,
         UnicodeError,
     ) as error:
-        raise ScrapeError(
-            f"{shown}: the request failed ({_scrub(error_reason(error), secrets)}).",
-            url=shown,
-        ) from error
+        # These errors (a URL that does not parse, a bad port) quote the URL as
+        # given, credentials included: with credentials in it, the chain is cut.
+        reason = _CREDENTIALS.sub("//", _scrub(error_reason(error), secrets))
+        raise ScrapeError(f"{shown}: the request failed ({reason}).", url=shown) from (
+            error if shown == url else None
+        )
     finally:
         if own:
             http.close()
@@ -418,6 +427,7 @@ def scrape(
     lenient: bool = False,
     headers: dict[str, str] | None = None,
     openmetrics: bool = False,
+    limits: Limits | None = None,
 ) -> Snapshot:
     """Scrape ``url`` once and parse the body.
 
@@ -431,6 +441,9 @@ def scrape(
         headers: Extra request headers.
         openmetrics: Ask for OpenMetrics first (Kepler 0.10+ serves it); the text
             format 0.0.4 is asked for by default.
+        limits: The most the body may hold (:class:`~kepler_reader.Limits`; its
+            defaults when ``None``): ``max_body_bytes`` caps the download, the rest
+            the parse (a given ``parser`` keeps its own).
 
     Returns:
         The snapshot, with ``scraped_at`` (seconds since the epoch) taken when the
@@ -441,11 +454,20 @@ def scrape(
     Raises:
         ScrapeError: Any of its subclasses, as :func:`fetch` documents.
         ParseError: The body is not valid exposition text (strict mode).
+        LimitExceededError: The body is over one of the ``limits``.
     """
+    limits = limits or DEFAULT_LIMITS
     wanted = {"Accept": ACCEPT_OPENMETRICS} if openmetrics else {}
     wanted.update(headers or {})
-    response = fetch(url, session=session, timeout=timeout, headers=wanted)
-    return parse_response(response, parser or Parser(lenient=lenient), lenient=lenient)
+    response = fetch(
+        url,
+        session=session,
+        timeout=timeout,
+        headers=wanted,
+        max_body_bytes=limits.max_body_bytes,
+    )
+    parser = parser or Parser(lenient=lenient, limits=limits)
+    return parse_response(response, parser, lenient=lenient)
 
 
 def parse_response(
@@ -478,6 +500,14 @@ def parse_response(
     return snapshot
 
 
+def _host(url: str) -> str:
+    """The host of ``url``, or the URL itself when it has none or does not parse."""
+    try:
+        return urllib.parse.urlsplit(url).hostname or redact_url(url)
+    except ValueError:  # fetch() says what is wrong with it
+        return redact_url(url)
+
+
 class Scraper:
     """A reusable client for one endpoint: one keep-alive session, one warm parser.
 
@@ -501,7 +531,9 @@ class Scraper:
             n-th (n >= 2) waits ``backoff * 2 ** (n - 1)`` s, at most 5 s.
         max_retry_after: The longest wait, in seconds, a ``Retry-After`` imposes.
         max_body_bytes: The largest body accepted, in bytes, compressed and
-            decompressed.
+            decompressed (overrides ``limits.max_body_bytes``).
+        limits: The most one body may hold (:class:`~kepler_reader.Limits`; its
+            defaults when ``None``), for the download and the parse.
         bearer_token_file: A file with a bearer token, read on every scrape.
         basic_auth_user: User name for HTTP basic auth (``user:password@`` in the
             URL is taken as basic auth too, and removed from the URL).
@@ -535,7 +567,8 @@ class Scraper:
         retries: int = DEFAULT_RETRIES,
         backoff: float = DEFAULT_BACKOFF_SECONDS,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_body_bytes: int | None = None,
+        limits: Limits | None = None,
         bearer_token_file: str | None = None,
         basic_auth_user: str | None = None,
         basic_auth_password: str | None = None,
@@ -550,10 +583,21 @@ class Scraper:
                 raise ValueError(
                     f"timeout must be a positive number of seconds, not {value!r}"
                 )
-        if max_body_bytes <= 0:
-            raise ValueError(f"max_body_bytes must be positive, not {max_body_bytes}")
+        limits = limits or DEFAULT_LIMITS
+        if max_body_bytes is not None:
+            if max_body_bytes <= 0:
+                raise ValueError(
+                    f"max_body_bytes must be positive, not {max_body_bytes}"
+                )
+            limits = attrs.evolve(limits, max_body_bytes=max_body_bytes)
+        self.limits = limits
         shown = redact_url(url)
-        parts = urllib.parse.urlsplit(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+        except ValueError as error:  # a broken IPv6 host: "http://[::1/metrics"
+            raise ScrapeError(
+                f"{shown}: not a valid URL ({error}).", url=shown
+            ) from None
         if parts.username is not None or parts.password is not None:
             # user:password@ in the URL is basic auth; keep it out of the URL so
             # that it shows nowhere, and refuse it beside other credentials.
@@ -571,9 +615,9 @@ class Scraper:
         self.connect_timeout = connect_timeout
         self.lenient = lenient
         self.openmetrics = openmetrics
-        self.node = node or (urllib.parse.urlsplit(url).hostname or url)
+        self.node = node or _host(url)
         self.retries = retries
-        self.max_body_bytes = max_body_bytes
+        self.max_body_bytes = limits.max_body_bytes
         self.credentials = Credentials(
             bearer_token_file=bearer_token_file,
             basic_auth_user=basic_auth_user,
@@ -591,7 +635,7 @@ class Scraper:
             backoff_seconds=backoff,
             max_retry_after_seconds=max_retry_after,
         )
-        self._parser = Parser(lenient=lenient)
+        self._parser = Parser(lenient=lenient, limits=limits)
         if (bearer_token_file or basic_auth_user is not None) and url.startswith(
             "http://"
         ):

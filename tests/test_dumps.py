@@ -103,7 +103,7 @@ def test_gzip_bomb_dump_stops_at_the_cap(tmp_path: Path) -> None:
     bomb.write_bytes(gzip.compress(b"a 1\n" * (4 << 20)))
     with pytest.raises(kr.LimitExceededError) as caught:
         kr.read_dump(bomb, max_bytes=1 << 20)
-    assert caught.value.limit == "max_bytes"
+    assert caught.value.limit == "max_body_bytes"
 
 
 def test_concatenated_gzip_members(tmp_path: Path) -> None:

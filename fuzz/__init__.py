@@ -1,0 +1,1 @@
+"""Fuzz targets for kepler_reader (see README.md in this folder)."""

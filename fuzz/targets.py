@@ -1,0 +1,243 @@
+"""What each fuzz target does with one input, and what it checks.
+
+Each target takes the fuzzer's bytes and feeds them to kepler_reader in several ways
+that must agree. The only exceptions allowed out of kepler_reader are its documented
+errors (:class:`~kepler_reader.KeplerReaderError` and its subclasses); any other
+exception, or two ways of reading the same bytes that disagree, is a finding, raised
+as :class:`FindingError` (an ``AssertionError``) or let through as it came.
+
+This module does not import atheris: the regression tests run the same checks on the
+inputs kept in ``fixtures/fuzz/``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+import kepler_reader as kr
+
+__all__ = [
+    "SMALL_LIMITS",
+    "TARGETS",
+    "FindingError",
+    "check_dump",
+    "check_gzip",
+    "check_parser",
+    "outcome",
+    "snapshot_key",
+]
+
+#: Limits low enough that short inputs reach every limit check.
+SMALL_LIMITS = kr.Limits(
+    max_body_bytes=1 << 20,
+    max_line_bytes=2048,
+    max_series=40,
+    max_labels_per_series=6,
+    max_label_name_length=24,
+    max_label_value_length=64,
+    max_families=12,
+    max_problems=8,
+)
+
+
+class FindingError(AssertionError):
+    """Two readings of the same input disagree, or a rule of the API was broken."""
+
+
+def snapshot_key(snap: kr.Snapshot) -> tuple[object, ...]:
+    """Everything a snapshot says, in a form that compares with ``==``.
+
+    Values compare by their bits, so NaN equals NaN and -0.0 differs from 0.0.
+    """
+    stamps = None if snap.timestamps_ms is None else snap.timestamps_ms.tolist()
+    created = sorted(
+        ((series, repr(value)) for series, value in snap.created_seconds.items()),
+        key=repr,
+    )
+    return (
+        snap.families,
+        snap.family_index.tolist(),
+        list(snap.series),
+        np.asarray(snap.values, dtype=np.float64).tobytes(),
+        stamps,
+        snap.errors,
+        snap.warnings,
+        snap.truncated,
+        snap.format,
+        created,
+    )
+
+
+def outcome(
+    read: Callable[..., kr.Snapshot], *args: object, **kwargs: object
+) -> tuple[str, object]:
+    """``read(*args, **kwargs)``: the snapshot's key, or the error's type and message.
+
+    Only kepler_reader's own errors are caught; anything else goes through.
+    """
+    try:
+        snap = read(*args, **kwargs)
+    except kr.KeplerReaderError as error:
+        return type(error).__name__, str(error)
+    _check_snapshot(snap)
+    return "snapshot", snapshot_key(snap)
+
+
+def _check_snapshot(snap: kr.Snapshot) -> None:
+    n = len(snap.series)
+    if snap.values.shape != (n,) or snap.family_index.shape != (n,):
+        raise FindingError(
+            f"columns of unequal length: {n} series, {snap.values.shape}"
+        )
+    if n and not 0 <= int(snap.family_index.min()) <= int(snap.family_index.max()) < (
+        len(snap.families)
+    ):
+        raise FindingError("a family index points outside the families")
+    if snap.timestamps_ms is not None and snap.timestamps_ms.shape != (n,):
+        raise FindingError("timestamps of another length than the series")
+    repr(snap)
+
+
+def _pieces(data: bytes, seed: int) -> list[bytes]:
+    """Split ``data`` at places derived from ``seed``: every input gets its own cut."""
+    sizes = (1, 2, 3, 5, 7, 64, 4096)
+    pieces, start, state = [], 0, seed or 1
+    while start < len(data):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        size = sizes[state % len(sizes)] if state & 0x100 else 1 + state % 97
+        pieces.append(data[start : start + size])
+        start += size
+    return pieces
+
+
+def _stream(parser: kr.Parser, pieces: list[bytes], lenient: bool) -> kr.Snapshot:
+    stream = parser.stream(lenient=lenient)
+    for piece in pieces:
+        stream.feed(piece)
+    return stream.finish()
+
+
+def check_parser(data: bytes) -> None:
+    """Parse strict and lenient, whole and chunked, cold and warm: all must agree.
+
+    Half the inputs (by a checksum of the bytes) are read under :data:`SMALL_LIMITS`,
+    so the limit checks are reached; the others under the defaults. Lenient mode may
+    only raise :class:`~kepler_reader.LimitExceededError` for a line over
+    ``max_line_bytes``; when strict mode accepts the input, lenient mode must give the
+    same snapshot.
+    """
+    seed = zlib.crc32(data)
+    limits = SMALL_LIMITS if seed & 1 else kr.Limits()
+    pieces = _pieces(data, seed)
+    for lenient in (False, True):
+        whole = outcome(kr.parse, data, lenient=lenient, limits=limits)
+        chunked = outcome(_stream, kr.Parser(limits=limits), pieces, lenient)
+        if chunked != whole:
+            raise FindingError(
+                f"chunked feed differs from the whole (lenient={lenient})"
+            )
+        warm = kr.Parser(limits=limits, lenient=lenient)
+        outcome(warm.parse, data)
+        if outcome(warm.parse, data) != whole:
+            raise FindingError(
+                f"a warm parser differs from a cold one (lenient={lenient})"
+            )
+        if not lenient:
+            strict = whole
+            continue
+        kind = whole[0]
+        if kind not in ("snapshot", "LimitExceededError"):
+            raise FindingError(f"lenient mode raised {kind}")
+        if kind == "LimitExceededError" and "max_line_bytes" not in str(whole[1]):
+            raise FindingError(f"lenient mode raised {whole[1]}")
+    if strict[0] == "snapshot" and strict != whole:
+        raise FindingError("lenient mode differs from strict mode on a valid body")
+    text = data.decode("utf-8", "surrogateescape")
+    if outcome(kr.parse, text, lenient=True, limits=limits)[0] not in (
+        "snapshot",
+        "LimitExceededError",
+    ):
+        raise FindingError("lenient mode raised on text input")
+
+
+def _scratch() -> Path:
+    folder = Path(tempfile.gettempdir()) / f"kepler-reader-fuzz-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def check_dump(data: bytes) -> None:
+    """Read the bytes as a plain dump and gzipped: both must give the same outcome.
+
+    ``read_dump`` may raise only kepler_reader's errors; the gzip file must read back
+    as the plain one (the error messages name different paths, so only the kind of
+    error is compared).
+    """
+    seed = zlib.crc32(data)
+    limits = SMALL_LIMITS if seed & 1 else kr.Limits()
+    folder = _scratch()
+    plain, packed = folder / "dump.prom", folder / "dump.prom.gz"
+    plain.write_bytes(data)
+    packed.write_bytes(gzip.compress(data, mtime=0))
+    for lenient in (False, True):
+        first = outcome(kr.read_dump, plain, lenient=lenient, limits=limits)
+        second = outcome(kr.read_dump, packed, lenient=lenient, limits=limits)
+        if first[0] != second[0]:
+            raise FindingError(f"gzip dump gave {second[0]}, plain gave {first[0]}")
+        # Same bytes, same snapshot (error messages name the path, snapshots do not).
+        if first[0] == "snapshot" and first[1] != second[1]:
+            raise FindingError("gzip dump reads back differently from the plain one")
+
+
+def check_gzip(data: bytes) -> None:
+    """Read the bytes as a gzip file as they are (corrupt, cut, bombs, many members).
+
+    Only kepler_reader's errors may escape; a stream that decompresses must read as
+    its decompressed bytes do.
+    """
+    folder = _scratch()
+    path = folder / "raw.prom.gz"
+    body = data if data.startswith(b"\x1f\x8b") else b"\x1f\x8b" + data
+    path.write_bytes(body)
+    limits = kr.Limits(max_body_bytes=1 << 20)
+    result = outcome(kr.read_dump, path, lenient=True, limits=limits)
+    if result[0] != "snapshot":
+        return
+    try:
+        inflated = _inflate_all(body, limit=1 << 20)
+    except (zlib.error, EOFError, ValueError) as error:
+        raise FindingError(
+            f"read_dump accepted a stream zlib refuses ({error})"
+        ) from error
+    plain = folder / "raw.prom"
+    plain.write_bytes(inflated)
+    if outcome(kr.read_dump, plain, lenient=True, limits=limits) != result:
+        raise FindingError(
+            "a gzip stream reads differently from its decompressed bytes"
+        )
+
+
+def _inflate_all(data: bytes, limit: int) -> bytes:
+    out = bytearray()
+    while data:
+        inflate = zlib.decompressobj(wbits=31)
+        out += inflate.decompress(data, limit + 1)
+        if not inflate.eof:
+            raise EOFError("cut off")
+        data = inflate.unused_data
+    return bytes(out)
+
+
+#: Target name to check function, as ``fuzz/run.py`` names them.
+TARGETS: dict[str, Callable[[bytes], None]] = {
+    "parser": check_parser,
+    "dump": check_dump,
+    "gzip": check_gzip,
+}
