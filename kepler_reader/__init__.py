@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .comparison import Comparison, ComparisonRow, compare, read_results
 from .delta import (
     CounterDeltas,
     EnergyDelta,
@@ -67,29 +66,9 @@ from .kepler import (
     kepler_view,
 )
 from .limits import Limits
-from .measurement import (
-    Measurement,
-    NamespaceMeasurement,
-    NodeMeasurement,
-    PodMeasurement,
-    Trust,
-)
 from .parser import Parser, StreamParser, parse, sniff_format
-from .plausibility import PlausibilityLimits, Refusal, check_delta
-from .plot import PowerSeries, plot_comparison, plot_power, power_over_time
-from .promfuncs import Increase, increase_between
-from .promql import QueryResult, query
-from .readers import (
-    load_recording,
-    merge_recordings,
-    read_dumps,
-    read_federate,
-    read_prometheus_json,
-)
-from .recorder import RecordingWriter, iter_records, read_recording
 from .recording import Recording, recording_from_snapshots
 from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
-from .window import CounterWindow
 
 __all__ = [
     "AuthenticationError",
@@ -197,10 +176,42 @@ __all__ = [
     "write_dump",
 ]
 
-# The names below need ``requests`` (and through it urllib3, ssl and http.client),
-# which is most of the import time; they are loaded on first use, so that reading a
-# dump or computing a delta does not pay for the HTTP stack.
+# The names below are loaded on first use: those of scraping, serving and measuring
+# need ``requests`` (and through it urllib3, ssl and http.client), and the others
+# (queries, recordings, comparisons, plots) are whole subsystems of their own. So
+# ``import kepler_reader`` costs the parser, the Kepler model and the deltas only.
+# (A lazy name must not be the name of a module of the package: importing the module
+# would set the package attribute to the module.)
 _LAZY = {
+    "Comparison": "comparison",
+    "ComparisonRow": "comparison",
+    "compare": "comparison",
+    "read_results": "comparison",
+    "PowerSeries": "plot",
+    "plot_comparison": "plot",
+    "plot_power": "plot",
+    "power_over_time": "plot",
+    "RecordingWriter": "recorder",
+    "iter_records": "recorder",
+    "read_recording": "recorder",
+    "Measurement": "measurement",
+    "NamespaceMeasurement": "measurement",
+    "NodeMeasurement": "measurement",
+    "PodMeasurement": "measurement",
+    "Trust": "measurement",
+    "PlausibilityLimits": "plausibility",
+    "Refusal": "plausibility",
+    "check_delta": "plausibility",
+    "CounterWindow": "window",
+    "Increase": "promfuncs",
+    "increase_between": "promfuncs",
+    "QueryResult": "promql",
+    "query": "promql",
+    "load_recording": "readers",
+    "merge_recordings": "readers",
+    "read_dumps": "readers",
+    "read_federate": "readers",
+    "read_prometheus_json": "readers",
     "DerivedCollector": "reexport",
     "EndpointState": "reexport",
     "ServeOptions": "reexport",
@@ -221,14 +232,35 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .comparison import Comparison, ComparisonRow, compare, read_results
     from .discovery import KeplerPod, discover, scrapers_for
     from .endpoints import ScrapeResult, scrape_all
+    from .measurement import (
+        Measurement,
+        NamespaceMeasurement,
+        NodeMeasurement,
+        PodMeasurement,
+        Trust,
+    )
     from .meter import Meter
+    from .plausibility import PlausibilityLimits, Refusal, check_delta
+    from .plot import PowerSeries, plot_comparison, plot_power, power_over_time
+    from .promfuncs import Increase, increase_between
+    from .promql import QueryResult, query
+    from .readers import (
+        load_recording,
+        merge_recordings,
+        read_dumps,
+        read_federate,
+        read_prometheus_json,
+    )
+    from .recorder import RecordingWriter, iter_records, read_recording
     from .reexport import DerivedCollector, EndpointState, ServeOptions
     from .replay import ReplayExporter
     from .scraping import Response, Scraper, fetch, scrape
     from .serve import MetricsServer, run_serve
     from .transport import Credentials
+    from .window import CounterWindow
 
 
 def __getattr__(name: str) -> Any:
