@@ -1,12 +1,15 @@
 """Run one coverage-guided fuzz campaign with atheris: ``python fuzz/run.py TARGET``.
 
 Targets (see ``fuzz/targets.py``): ``parser`` (strict and lenient, whole and chunked,
-cold and warm), ``dump`` (``read_dump`` of the bytes plain and gzipped) and ``gzip``
-(the bytes as a gzip file as they are). The seed corpus is built from ``fixtures/``
-(every exposition, the cases, the inputs kept in ``fixtures/fuzz/``); what the
-fuzzer finds is kept in ``fuzz/corpus/TARGET/`` for the next campaign, and a crashing
-input is written to ``fuzz/crashes/TARGET/``. Both folders are ignored by git: a crash
-worth keeping is copied to ``fixtures/fuzz/`` with a regression test.
+cold and warm), ``dump`` (``read_dump`` of the bytes plain and gzipped), ``gzip``
+(the bytes as a gzip file as they are), ``recording`` (the bytes as a recorder file:
+``iter_records`` strict and lenient, ``read_recording``) and ``promjson`` (the bytes as
+a saved Prometheus API answer: ``read_prometheus_json``, ``load_recording``). The seed
+corpus is built from ``fixtures/`` (every exposition, the cases, the inputs kept in
+``fixtures/fuzz/``); what the fuzzer finds is kept in ``fuzz/corpus/TARGET/`` for the
+next campaign, and a crashing input is written to ``fuzz/crashes/TARGET/``. Both
+folders are ignored by git: a crash worth keeping is copied to ``fixtures/fuzz/`` with
+a regression test.
 
 The campaign runs in a child process (libFuzzer ends its process when the time is
 up); this script prints one summary line: executions, coverage (libFuzzer's ``cov``,
@@ -37,7 +40,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FIXTURES = ROOT / "fixtures"
-TARGET_NAMES = ("parser", "dump", "gzip")
+TARGET_NAMES = ("parser", "dump", "gzip", "recording", "promjson")
 # The modules bytes go through on their way to a snapshot.
 MEASURED = (
     "parser.py",
@@ -69,11 +72,42 @@ def seed_inputs(target: str) -> list[bytes]:
         seeds.append(data)
         if len(data) > 16384:
             seeds.append(data[:16384])
+    if target == "recording":
+        return recording_seeds(seeds)
+    if target == "promjson":
+        return [s for s in seeds if s.lstrip()[:1] in (b"{", b"[")] + [
+            b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":'
+            b'{"__name__":"x"},"values":[[1,"1"],[2,"3"]]}]}}'
+        ]
     if target == "gzip":
         seeds = [gzip.compress(s, mtime=0) for s in seeds] + [
             gzip.compress(s[:100], mtime=0) + gzip.compress(s[100:200], mtime=0)
             for s in seeds[:20]
         ]
+    return seeds
+
+
+def recording_seeds(bodies: list[bytes]) -> list[bytes]:
+    """Recorder files of one to three records made from fixture bodies, and a gap."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    from kepler_reader import RecordingWriter
+
+    seeds = []
+    with tempfile.TemporaryDirectory() as folder:
+        for i, body in enumerate(b for b in bodies[:12] if len(b) < 65536):
+            path = Path(folder) / f"seed{i}.krec"
+            with RecordingWriter(path, fsync=False) as writer:
+                for k in range(1 + i % 3):
+                    writer.write(
+                        1.7e9 + k, "http://127.0.0.1:1/metrics", body, node="n"
+                    )
+                if i % 4 == 0:
+                    writer.write_gap(
+                        1.7e9 + 9, "http://127.0.0.1:1/metrics", "x", node="n"
+                    )
+            seeds.append(path.read_bytes())
     return seeds
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
+import warnings
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import kepler_reader as kr
+from kepler_reader.recorder import RecordingWarning
 
 __all__ = [
     "SMALL_LIMITS",
@@ -235,9 +237,80 @@ def _inflate_all(data: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
+def _recording_outcome(read: Callable[[], object]) -> tuple[str, object]:
+    """Run a recording reader: its result, or the kind of kepler_reader error."""
+    with warnings.catch_warnings():
+        # A torn or damaged record is reported as a RecordingWarning: expected here.
+        warnings.simplefilter("ignore", RecordingWarning)
+        try:
+            return "ok", read()
+        except kr.KeplerReaderError as error:
+            return type(error).__name__, str(error)
+
+
+def check_recording(data: bytes) -> None:
+    """Read the bytes as a recorder file, strict and lenient, streamed and whole.
+
+    Only kepler_reader's errors may escape. A file that reads strictly reads the same
+    leniently, and ``read_recording`` holds one row per record ``iter_records`` gives.
+    """
+    folder = _scratch()
+    path = folder / "fuzz.krec"
+    path.write_bytes(data)
+    record_cap, file_cap = 1 << 20, 1 << 24
+    strict = _recording_outcome(
+        lambda: list(
+            kr.iter_records(path, max_record_bytes=record_cap, max_file_bytes=file_cap)
+        )
+    )
+    lenient = _recording_outcome(
+        lambda: list(
+            kr.iter_records(
+                path,
+                lenient=True,
+                max_record_bytes=record_cap,
+                max_file_bytes=file_cap,
+            )
+        )
+    )
+    if strict[0] == "ok" and lenient != strict:
+        raise FindingError("a file that reads strictly reads differently leniently")
+    whole = _recording_outcome(
+        lambda: kr.read_recording(
+            path, lenient=True, max_record_bytes=record_cap, max_file_bytes=file_cap
+        )
+    )
+    if whole[0] == "ok" and lenient[0] == "ok":
+        records = lenient[1]
+        assert isinstance(records, list)
+        recording = whole[1]
+        assert isinstance(recording, kr.Recording)
+        if len(recording) > len(records):
+            raise FindingError("read_recording has more rows than records")
+
+
+def check_promjson(data: bytes) -> None:
+    """Read the bytes as a saved Prometheus API answer, from memory and from a file.
+
+    Only kepler_reader's errors may escape, and both ways give the same outcome.
+    """
+    from_memory = _recording_outcome(lambda: kr.read_prometheus_json(data=data))
+    folder = _scratch()
+    path = folder / "answer.json"
+    path.write_bytes(data)
+    from_file = _recording_outcome(lambda: kr.read_prometheus_json(path))
+    if from_memory[0] != from_file[0]:
+        raise FindingError(
+            f"from a file: {from_file[0]}, from memory: {from_memory[0]}"
+        )
+    _recording_outcome(lambda: kr.load_recording([path]))
+
+
 #: Target name to check function, as ``fuzz/run.py`` names them.
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "parser": check_parser,
     "dump": check_dump,
     "gzip": check_gzip,
+    "recording": check_recording,
+    "promjson": check_promjson,
 }
