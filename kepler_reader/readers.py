@@ -25,6 +25,7 @@ import glob
 import gzip
 import importlib
 import json
+import math
 import os
 import zlib
 from collections.abc import Iterable, Sequence
@@ -54,6 +55,9 @@ PathLike = str | os.PathLike[str]
 # The first bytes of a recorder file once decompressed (its first record's header).
 _RECORD_PREFIX = b"# kepler-reader record="
 _MAX_BYTES = 1 << 30
+# The largest sample time read, in seconds: 2**53 ms, exact in float64 and far inside
+# int64 milliseconds.
+_MAX_SECONDS = 2**53 / 1000
 
 
 def _read_bytes(path: str, max_bytes: int = _MAX_BYTES) -> bytes:
@@ -147,13 +151,18 @@ def _sample(pair: Any, source: str, where: str) -> tuple[int, float]:
         raise DataError(f"{source}: {where}: expected [time, value], got {pair!r}.")
     stamp, text = pair
     try:
-        milliseconds = round(float(stamp) * 1000)
+        seconds = float(stamp)
         value = float(text)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise DataError(
             f'{source}: {where}: expected [seconds, "value"], got {pair!r}.'
         ) from error
-    return milliseconds, value
+    if not math.isfinite(seconds) or abs(seconds) > _MAX_SECONDS:
+        raise DataError(
+            f"{source}: {where}: the time {stamp!r} is not a finite time within "
+            f"{_MAX_SECONDS:.0f} seconds of the epoch."
+        )
+    return round(seconds * 1000), value
 
 
 def read_prometheus_json(
@@ -175,8 +184,9 @@ def read_prometheus_json(
         The recording; its ``stale`` is all False (answers carry no stale markers).
 
     Raises:
-        DumpError: The file cannot be read or is not JSON.
-        DataError: The JSON is not a Prometheus answer (the message says where), an
+        DumpError: The file cannot be read, is not JSON, or is nested too deeply.
+        DataError: The JSON is not a Prometheus answer (the message says where, and
+            includes a sample time that is not finite or beyond 2**53 ms), an
             error answer, a scalar, or native histograms; or a series has two
             different values at one time.
     """
@@ -189,6 +199,10 @@ def read_prometheus_json(
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as error:
         raise DumpError(f"{source}: not valid JSON ({error}).", path=source) from error
+    except RecursionError:
+        raise DumpError(
+            f"{source}: the JSON is nested too deeply to read.", path=source
+        ) from None
     columns: dict[Series, int] = {}
     stamps: list[int] = []
     cells: list[int] = []
@@ -212,6 +226,8 @@ def read_prometheus_json(
                 pairs = [entry["value"]]
             elif "values" in entry and kind != "vector":
                 pairs = entry["values"]
+                if not isinstance(pairs, list):
+                    raise DataError(f'{source}: {where}: "values" is not an array.')
             else:
                 raise DataError(
                     f'{source}: {where} has neither "value" nor "values" '
@@ -293,7 +309,10 @@ def read_federate(
     Raises:
         DumpError: The file cannot be read.
         ParseError: A bad line (strict mode).
-        DataError: A sample has no timestamp, or a series two samples at one time.
+        DataError: A sample has no timestamp or one beyond 2**53 ms; or a series
+            repeats (two samples at one time, or at two times: a federate body
+            has one line per series), except in lenient mode, where the parser
+            keeps the first and warns.
     """
     source = os.fspath(path) if path is not None else "<federate>"
     if data is None:
@@ -312,6 +331,23 @@ def read_federate(
             f"{source}: {snapshot.series[missing]} has no timestamp; a federate body "
             "has one on every sample (read a plain dump with a scrape time instead)."
         )
+    if stamps is not None and len(stamps):
+        far = np.flatnonzero(np.abs(np.asarray(stamps, np.int64)) > 2**53)
+        if len(far):
+            raise DataError(
+                f"{source}: {snapshot.series[int(far[0])]} has the timestamp "
+                f"{int(stamps[far[0]])} ms, beyond 2**53 ms of the epoch."
+            )
+    if not lenient:
+        # The parser keeps the first of a repeated series; in a federate body the
+        # repeat is another sample (another time or value), which must not vanish.
+        for warning in snapshot.warnings:
+            if " repeats line " in warning.message:
+                raise DataError(
+                    f"{source}: line {warning.line}: "
+                    f"{warning.message.split(';')[0]}; a federate body has one "
+                    "sample per series (read separate bodies as separate files)."
+                )
     columns: dict[Series, int] = {}
     types: list[str] = []
     family_types = [family.type for family in snapshot.families]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,62 @@ def test_infinite_times_are_usage_errors(
 def test_an_offset_beyond_int64_is_a_query_error(tmp_path: Path) -> None:
     with pytest.raises(kr.QueryError, match="'99999999999999y' is too long"):
         query(_vector_file(tmp_path), "x offset 99999999999999y")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[{"metric":{},"value":["inf","1"]}]',
+            r"result\[0\]: the time 'inf' is not a finite time",
+        ),
+        (
+            '[{"metric":{},"value":[1e300,"1"]}]',
+            r"result\[0\]: the time 1e\+300 is not a finite time",
+        ),
+        (
+            '{"resultType":"matrix","result":[{"metric":{},"values":5}]}',
+            'result\\[0\\]: "values" is not an array',
+        ),
+    ],
+)
+def test_odd_json_values_name_the_file(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text(text)
+    with pytest.raises(kr.DataError, match=f"^{re.escape(str(path))}: {message}"):
+        kr.load_recording(path)
+
+
+def test_deeply_nested_json_is_a_dump_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(kr.DumpError, match="the JSON is nested too deeply"):
+        kr.load_recording(path)
+
+
+def test_a_federate_timestamp_beyond_2_53_ms(tmp_path: Path) -> None:
+    path = tmp_path / "big.prom"
+    path.write_bytes(b"x 1 9223372036854775807\n")
+    with pytest.raises(kr.DataError, match="x has the timestamp 9223372036854775807"):
+        kr.load_recording(path)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"x 5 1000\nx 7 2000\n", r"another value \(7.0 instead of 5.0\)"),
+        (b"x 1 1000\nx 2 1000\n", r"another value \(2.0 instead of 1.0\)"),
+        (b"x 1 1000\nx 1 2000\n", "with the same value"),
+    ],
+)
+def test_a_federate_body_repeating_a_series_is_refused(
+    tmp_path: Path, body: bytes, message: str
+) -> None:
+    path = tmp_path / "fed.prom"
+    path.write_bytes(body)
+    with pytest.raises(
+        kr.DataError, match=f"fed.prom: line 2: Series x repeats.*{message}"
+    ):
+        kr.load_recording(path)
+    # Lenient reading keeps the first, as the parser's warning says.
+    assert kr.read_federate(path, lenient=True).values.tolist() == [[float(body[2:3])]]
