@@ -12,6 +12,8 @@ import kepler_reader as kr
 from kepler_reader.cli import main
 from kepler_reader.promql import query
 
+URL = "http://127.0.0.1:9102/metrics"
+
 
 def _vector_file(folder: Path) -> Path:
     path = folder / "ok.json"
@@ -165,3 +167,72 @@ def test_a_federate_body_repeating_a_series_is_refused(
         kr.load_recording(path)
     # Lenient reading keeps the first, as the parser's warning says.
     assert kr.read_federate(path, lenient=True).values.tolist() == [[float(body[2:3])]]
+
+
+def _distinct_times_answer(path: Path, count: int) -> Path:
+    # Each series at its own time: count rows x count series when read densely.
+    result = [
+        {"metric": {"__name__": "x", "i": str(i)}, "value": [1700000000 + i, "1"]}
+        for i in range(count)
+    ]
+    answer = {"status": "success", "data": {"resultType": "vector", "result": result}}
+    path.write_text(json.dumps(answer))
+    return path
+
+
+def test_the_cells_of_a_recording_are_limited(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _distinct_times_answer(tmp_path / "sq.json", 120)
+    with pytest.raises(kr.LimitExceededError) as caught:
+        kr.load_recording(path, max_cells=10_000)
+    assert caught.value.limit == "max_recording_cells"
+    assert caught.value.value == 10_000
+    assert str(caught.value) == (
+        f"{path}: a recording of 120 times x 120 series is 14400 cells, over the "
+        "limit of 10000 (max_cells=)."
+    )
+    assert kr.load_recording(path, max_cells=14_400).values.shape == (120, 120)
+    # The same from a federate body, a dump sequence and a merge of files.
+    federate = tmp_path / "fed.prom"
+    federate.write_text("".join(f'x{{i="{i}"}} 1 {1000 * i}\n' for i in range(120)))
+    with pytest.raises(kr.LimitExceededError, match=r"fed\.prom: a recording of 120"):
+        kr.read_federate(federate, max_cells=10_000)
+    dumps = []
+    for i in range(3):
+        dumps.append(tmp_path / f"{i}.prom")
+        kr.write_dump(
+            dumps[-1], f'y{{i="{i}"}} 1\n'.encode(), scraped_at=10.0 + i, url=URL
+        )
+    with pytest.raises(kr.LimitExceededError, match="3 times x 3 series is 9 cells"):
+        kr.read_dumps(dumps, max_cells=8)
+    assert kr.read_dumps(dumps, max_cells=9).values.shape == (3, 3)
+    small = _distinct_times_answer(tmp_path / "small.json", 2)
+    with pytest.raises(kr.LimitExceededError, match="5 times x 5 series is 25"):
+        kr.load_recording([small, *dumps], max_cells=24)
+
+
+def test_the_default_cell_limit_in_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 7072 x 7072 cells just pass 50 million; the matrix is never allocated.
+    path = _distinct_times_answer(tmp_path / "sq2.json", 7072)
+    assert main(["query", str(path), "count(x)"]) == 1
+    assert capsys.readouterr().err == (
+        f"kepler-reader: error: {path}: a recording of 7072 times x 7072 series is "
+        "50013184 cells, over the limit of 50000000 (max_cells=).\n"
+    )
+
+
+def test_two_dumps_at_one_time_with_different_values(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.prom", tmp_path / "b.prom"
+    kr.write_dump(first, b"x 1\ny 3\n", scraped_at=100.0, url=URL)
+    kr.write_dump(second, b"x 2\ny 3\n", scraped_at=100.0, url=URL)
+    with pytest.raises(kr.DataError) as caught:
+        kr.load_recording([first, second])
+    assert str(caught.value) == (
+        f"{second} and {first}: x has two samples at 100.000 s (2.0 and 1.0)."
+    )
+    # Equal values at one time are one sample, read as before.
+    kr.write_dump(second, b"x 1\n", scraped_at=100.0, url=URL)
+    assert kr.load_recording([first, second]).values[:, 0].tolist() == [1.0, 1.0]
