@@ -419,9 +419,9 @@ def read_dumps(
             (the message names the file).
         ParseError: A bad line (strict mode).
         DataError: Two dumps at one time (to the millisecond) give a series
-            different values.
+            different values, or a time is not finite or beyond 2**53 ms.
         LimitExceededError: More than ``max_cells`` cells (``max_recording_cells``).
-        ValueError: ``times`` does not match the number of files, or is not finite.
+        ValueError: ``times`` does not match the number of files.
     """
     files = expand_paths(paths)
     if times is not None and len(times) != len(files):

@@ -175,10 +175,10 @@ def recording_from_snapshots(
     Raises:
         MissingIntervalError: A snapshot has no scrape time and ``times`` was not given.
         DataError: A snapshot holds a series twice, or two snapshots at one time
-            (to the millisecond) give a series different values.
+            (to the millisecond) give a series different values; or a time is not
+            finite or beyond 2**53 ms.
         LimitExceededError: More than ``max_cells`` cells.
-        ValueError: ``times`` has a different length than ``snapshots``, or a time
-            is not finite.
+        ValueError: ``times`` has a different length than ``snapshots``.
     """
     taken = list(snapshots)
     if times is None:
@@ -194,8 +194,13 @@ def recording_from_snapshots(
         stamps = [float(t) for t in times]
         if len(stamps) != len(taken):
             raise ValueError(f"{len(stamps)} times given for {len(taken)} snapshots.")
-    if not all(math.isfinite(t) for t in stamps):
-        raise ValueError("every snapshot time must be a finite number of seconds.")
+    for snapshot, stamp in zip(taken, stamps, strict=True):
+        # 2**53 ms is the last whole millisecond float64 holds, far inside int64.
+        if not math.isfinite(stamp) or abs(stamp) > 2**53 / 1000:
+            raise DataError(
+                f"{snapshot.source or 'a snapshot'}: the time {stamp!r} must be a "
+                "finite time within 2**53 ms of the epoch."
+            )
     order = sorted(range(len(taken)), key=stamps.__getitem__)
     column: dict[Series, int] = {}
     kinds: list[str] = []

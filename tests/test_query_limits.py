@@ -236,3 +236,14 @@ def test_two_dumps_at_one_time_with_different_values(tmp_path: Path) -> None:
     # Equal values at one time are one sample, read as before.
     kr.write_dump(second, b"x 1\n", scraped_at=100.0, url=URL)
     assert kr.load_recording([first, second]).values[:, 0].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("when", [float("inf"), float("nan"), 1e300])
+def test_a_dump_time_must_be_finite(tmp_path: Path, when: float) -> None:
+    path = tmp_path / "plain.prom"
+    path.write_bytes(b"x 1\n")
+    with pytest.raises(kr.DataError) as caught:
+        kr.read_dumps([path], times=[when])
+    assert str(caught.value) == (
+        f"{path}: the time {when!r} must be a finite time within 2**53 ms of the epoch."
+    )
