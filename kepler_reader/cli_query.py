@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from .exceptions import KeplerReaderError
+from .exceptions import KeplerReaderError, QueryError
 from .promfuncs import LOOKBACK_SECONDS, SEMANTICS
 from .promql import parse_time, query
 from .readers import load_recording
@@ -89,7 +89,7 @@ def run_query(args: argparse.Namespace) -> str:
     if args.at and any(ranged):
         raise argparse.ArgumentTypeError("give --at or --start/--end/--step, not both.")
     times = (
-        [parse_time(t) for t in args.times.split(",") if t.strip()]
+        [_time(t, "--times") for t in args.times.split(",") if t.strip()]
         if args.times
         else None
     )
@@ -98,9 +98,9 @@ def run_query(args: argparse.Namespace) -> str:
         result = query(
             recording,
             expr,
-            at=parse_time(args.at) if args.at else None,
-            start=parse_time(args.start) if args.start else None,
-            end=parse_time(args.end) if args.end else None,
+            at=_time(args.at, "--at") if args.at else None,
+            start=_time(args.start, "--start") if args.start else None,
+            end=_time(args.end, "--end") if args.end else None,
             step=args.step,
             semantics=args.semantics,
             lookback_seconds=args.lookback,
@@ -112,3 +112,11 @@ def run_query(args: argparse.Namespace) -> str:
             raise
         raise argparse.ArgumentTypeError(str(error)) from error
     return result.to_json() if args.format == "json" else result.table()
+
+
+def _time(text: str, flag: str) -> float:
+    """``text`` as a time in seconds; a bad one is a usage error naming ``flag``."""
+    try:
+        return parse_time(text)
+    except QueryError as error:
+        raise argparse.ArgumentTypeError(f"{flag}: {error.reason}.") from None

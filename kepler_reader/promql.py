@@ -83,12 +83,22 @@ def parse_time(text: str) -> float:
     """A query time: seconds since the epoch, or RFC 3339 (``2022-10-21T23:17:27Z``).
 
     Raises:
-        QueryError: Neither form.
+        QueryError: Neither form, or not a finite time (``inf``, ``nan``, or beyond
+            :data:`MAX_SECONDS` from the epoch).
     """
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds) or abs(seconds) > MAX_SECONDS:
+            raise QueryError(
+                f"{text!r} must be a finite time, at most {MAX_SECONDS:.0f} seconds "
+                "from the epoch",
+                expression=text,
+                position=0,
+            )
+        return seconds
     try:
         stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -102,14 +112,39 @@ def parse_time(text: str) -> float:
     return stamp.timestamp()
 
 
+#: The largest time, duration or step a query takes, in seconds: 2**53 milliseconds,
+#: the last whole millisecond a float64 holds exactly (about 285,000 years). Sums of
+#: a few such numbers stay far inside int64 milliseconds.
+MAX_SECONDS = 2**53 / 1000
+
+#: The most evaluation times a range query may have, as Prometheus allows.
+MAX_RANGE_POINTS = 11_000
+
+
+def _finite_time(seconds: float, what: str) -> float:
+    """``seconds`` when finite and within :data:`MAX_SECONDS`, else a ValueError."""
+    if not math.isfinite(seconds) or abs(seconds) > MAX_SECONDS:
+        raise ValueError(
+            f"{what} must be a finite time, at most {MAX_SECONDS:.0f} seconds."
+        )
+    return seconds
+
+
 def _parse_step(step: float | str) -> int:
     if isinstance(step, str):
         try:
-            milliseconds = round(float(step) * 1000)
+            seconds = float(step)
         except ValueError:
             milliseconds = parse_duration(step)
+        else:
+            milliseconds = round(_finite_time(seconds, f"the step {step!r}") * 1000)
     else:
-        milliseconds = round(step * 1000)
+        milliseconds = round(_finite_time(step, f"the step {step!r}") * 1000)
+    if milliseconds > MAX_SECONDS * 1000:
+        raise ValueError(
+            f"the step {step!r} must be a finite time, at most {MAX_SECONDS:.0f} "
+            "seconds."
+        )
     if milliseconds <= 0:
         raise QueryError(
             f"the step must be positive, got {step!r}", expression=str(step), position=0
@@ -582,16 +617,23 @@ def query(
         The answer; :meth:`QueryResult.to_json` gives Prometheus's JSON.
 
     Raises:
-        QueryError: The expression is not valid PromQL, or cannot be evaluated.
+        QueryError: The expression is not valid PromQL (or is nested too deeply), or
+            cannot be evaluated; a range query of more than
+            :data:`MAX_RANGE_POINTS` steps.
         UnsupportedQueryError: The expression is outside the supported subset.
         ValueError: Inconsistent times (``at`` with a range, a range missing a part,
-            ``end`` before ``start``), or an unknown ``semantics``.
+            ``end`` before ``start``), a time, step or lookback that is not finite
+            or beyond :data:`MAX_SECONDS`, or an unknown ``semantics``.
     """
     if semantics not in promfuncs.SEMANTICS:
         raise ValueError(
             f"semantics must be one of {', '.join(promfuncs.SEMANTICS)}, "
             f"not {semantics!r}."
         )
+    for name, given in (("at", at), ("start", start), ("end", end)):
+        if given is not None:
+            _finite_time(given, f"{name}={given!r}")
+    _finite_time(lookback_seconds, f"the lookback {lookback_seconds!r}")
     if not isinstance(recording, Recording):
         recording = load_recording(recording)
     tree = parse_expression(expr)
@@ -604,7 +646,15 @@ def query(
         first, last = round(start * 1000), round(end * 1000)
         if last < first:
             raise ValueError(f"end ({end}) is before start ({start}).")
-        times_ms = np.arange(first, last + 1, _parse_step(step), dtype=np.int64)
+        stride = _parse_step(step)
+        if (last - first) // stride + 1 > MAX_RANGE_POINTS:
+            raise QueryError(
+                f"the range query has {(last - first) // stride + 1} steps, more than "
+                f"the limit of {MAX_RANGE_POINTS:,} points per series; raise the step",
+                expression=expr,
+                position=0,
+            )
+        times_ms = np.arange(first, last + 1, stride, dtype=np.int64)
     else:
         if at is None:
             if not len(recording):
@@ -620,7 +670,10 @@ def query(
                 0,
             )
         return _raw_samples(context, tree)
-    answer = _evaluate(context, tree)
+    try:
+        answer = _evaluate(context, tree)
+    except RecursionError:
+        raise context.fail("the expression is nested too deeply", 0) from None
     seconds = context.seconds
     if not isinstance(answer, _Vector):
         if not ranged:

@@ -127,7 +127,8 @@ def parse_duration(text: str, *, expression: str = "", at: int = 0) -> int:
     """A PromQL duration (``90s``, ``1h30m``) in milliseconds.
 
     Raises:
-        QueryError: Not a duration, or units out of order or repeated.
+        QueryError: Not a duration, units out of order or repeated, or longer than
+            2**53 milliseconds.
     """
     if not _DURATION.fullmatch(text):
         raise QueryError(
@@ -147,6 +148,13 @@ def parse_duration(text: str, *, expression: str = "", at: int = 0) -> int:
             )
         last = size
         total += int(digits) * size
+    # 2**53 ms (about 285,000 years) keeps sums of times and durations inside int64.
+    if total > 2**53:
+        raise QueryError(
+            f"the duration {text!r} is too long (at most 285,000 years)",
+            expression=expression or text,
+            position=at,
+        )
     return total
 
 
@@ -626,8 +634,15 @@ def parse_expression(expression: str) -> Expr:
     """Parse a PromQL expression of the supported subset into a syntax tree.
 
     Raises:
-        QueryError: The text is not valid PromQL (the message shows where).
+        QueryError: The text is not valid PromQL (the message shows where), or is
+            nested too deeply.
         UnsupportedQueryError: Valid PromQL outside the subset (the message names the
             construct).
     """
-    return _Parser(expression).parse()
+    try:
+        return _Parser(expression).parse()
+    except RecursionError:
+        # The parser descends once per nesting level; Python's stack bounds the depth.
+        raise QueryError(
+            "the expression is nested too deeply", expression=expression, position=0
+        ) from None

@@ -25,6 +25,7 @@ import glob
 import gzip
 import importlib
 import json
+import math
 import os
 import zlib
 from collections.abc import Iterable, Sequence
@@ -37,7 +38,13 @@ import numpy.typing as npt
 from .dumps import _decompress, read_dump, read_header
 from .exceptions import DataError, DumpError, MissingIntervalError
 from .parser import Parser
-from .recording import Recording, recording_from_snapshots, stale_per_target
+from .recording import (
+    MAX_RECORDING_CELLS,
+    Recording,
+    check_cells,
+    recording_from_snapshots,
+    stale_per_target,
+)
 from .snapshot import NO_TIMESTAMP, Series
 
 __all__ = [
@@ -54,6 +61,9 @@ PathLike = str | os.PathLike[str]
 # The first bytes of a recorder file once decompressed (its first record's header).
 _RECORD_PREFIX = b"# kepler-reader record="
 _MAX_BYTES = 1 << 30
+# The largest sample time read, in seconds: 2**53 ms, exact in float64 and far inside
+# int64 milliseconds.
+_MAX_SECONDS = 2**53 / 1000
 
 
 def _read_bytes(path: str, max_bytes: int = _MAX_BYTES) -> bytes:
@@ -147,17 +157,25 @@ def _sample(pair: Any, source: str, where: str) -> tuple[int, float]:
         raise DataError(f"{source}: {where}: expected [time, value], got {pair!r}.")
     stamp, text = pair
     try:
-        milliseconds = round(float(stamp) * 1000)
+        seconds = float(stamp)
         value = float(text)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise DataError(
             f'{source}: {where}: expected [seconds, "value"], got {pair!r}.'
         ) from error
-    return milliseconds, value
+    if not math.isfinite(seconds) or abs(seconds) > _MAX_SECONDS:
+        raise DataError(
+            f"{source}: {where}: the time {stamp!r} is not a finite time within "
+            f"{_MAX_SECONDS:.0f} seconds of the epoch."
+        )
+    return round(seconds * 1000), value
 
 
 def read_prometheus_json(
-    path: PathLike | None = None, *, data: bytes | str | None = None
+    path: PathLike | None = None,
+    *,
+    data: bytes | str | None = None,
+    max_cells: int = MAX_RECORDING_CELLS,
 ) -> Recording:
     """Read a saved Prometheus API answer (or a map of them) into a recording.
 
@@ -170,15 +188,18 @@ def read_prometheus_json(
     Args:
         path: The file (plain or gzip).
         data: The JSON text instead of a file.
+        max_cells: The most cells (times x series) of the recording.
 
     Returns:
         The recording; its ``stale`` is all False (answers carry no stale markers).
 
     Raises:
-        DumpError: The file cannot be read or is not JSON.
-        DataError: The JSON is not a Prometheus answer (the message says where), an
+        DumpError: The file cannot be read, is not JSON, or is nested too deeply.
+        DataError: The JSON is not a Prometheus answer (the message says where, and
+            includes a sample time that is not finite or beyond 2**53 ms), an
             error answer, a scalar, or native histograms; or a series has two
             different values at one time.
+        LimitExceededError: More than ``max_cells`` cells (``max_recording_cells``).
     """
     source = os.fspath(path) if path is not None else "<json>"
     if data is None:
@@ -189,6 +210,10 @@ def read_prometheus_json(
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as error:
         raise DumpError(f"{source}: not valid JSON ({error}).", path=source) from error
+    except RecursionError:
+        raise DumpError(
+            f"{source}: the JSON is nested too deeply to read.", path=source
+        ) from None
     columns: dict[Series, int] = {}
     stamps: list[int] = []
     cells: list[int] = []
@@ -212,6 +237,8 @@ def read_prometheus_json(
                 pairs = [entry["value"]]
             elif "values" in entry and kind != "vector":
                 pairs = entry["values"]
+                if not isinstance(pairs, list):
+                    raise DataError(f'{source}: {where}: "values" is not an array.')
             else:
                 raise DataError(
                     f'{source}: {where} has neither "value" nor "values" '
@@ -229,6 +256,7 @@ def read_prometheus_json(
         np.array(cells, dtype=np.int64),
         np.array(values, dtype=np.float64),
         types=("untyped",) * len(columns),
+        max_cells=max_cells,
     )
 
 
@@ -240,9 +268,11 @@ def _from_cells(
     values: npt.NDArray[np.float64],
     *,
     types: tuple[str, ...],
+    max_cells: int,
 ) -> Recording:
     """A recording from (time ms, column, value) triples."""
     times, rows = np.unique(stamps, return_inverse=True)
+    check_cells(len(times), len(series), source, max_cells)
     matrix = np.full((len(times), len(series)), np.nan)
     present = np.zeros(matrix.shape, dtype=bool)
     flat = rows.reshape(-1) * len(series) + cells
@@ -276,6 +306,7 @@ def read_federate(
     *,
     data: bytes | None = None,
     lenient: bool = False,
+    max_cells: int = MAX_RECORDING_CELLS,
 ) -> Recording:
     """Read exposition text with a timestamp on every sample (a ``/federate`` body).
 
@@ -286,6 +317,7 @@ def read_federate(
         path: The file (plain or gzip).
         data: The body instead of a file.
         lenient: Skip bad lines instead of raising.
+        max_cells: The most cells (times x series) of the recording.
 
     Returns:
         The recording, with each family's type; ``stale`` all False.
@@ -293,7 +325,11 @@ def read_federate(
     Raises:
         DumpError: The file cannot be read.
         ParseError: A bad line (strict mode).
-        DataError: A sample has no timestamp, or a series two samples at one time.
+        DataError: A sample has no timestamp or one beyond 2**53 ms; or a series
+            repeats (two samples at one time, or at two times: a federate body
+            has one line per series), except in lenient mode, where the parser
+            keeps the first and warns.
+        LimitExceededError: More than ``max_cells`` cells (``max_recording_cells``).
     """
     source = os.fspath(path) if path is not None else "<federate>"
     if data is None:
@@ -312,6 +348,23 @@ def read_federate(
             f"{source}: {snapshot.series[missing]} has no timestamp; a federate body "
             "has one on every sample (read a plain dump with a scrape time instead)."
         )
+    if stamps is not None and len(stamps):
+        far = np.flatnonzero(np.abs(np.asarray(stamps, np.int64)) > 2**53)
+        if len(far):
+            raise DataError(
+                f"{source}: {snapshot.series[int(far[0])]} has the timestamp "
+                f"{int(stamps[far[0]])} ms, beyond 2**53 ms of the epoch."
+            )
+    if not lenient:
+        # The parser keeps the first of a repeated series; in a federate body the
+        # repeat is another sample (another time or value), which must not vanish.
+        for warning in snapshot.warnings:
+            if " repeats line " in warning.message:
+                raise DataError(
+                    f"{source}: line {warning.line}: "
+                    f"{warning.message.split(';')[0]}; a federate body has one "
+                    "sample per series (read separate bodies as separate files)."
+                )
     columns: dict[Series, int] = {}
     types: list[str] = []
     family_types = [family.type for family in snapshot.families]
@@ -330,6 +383,7 @@ def read_federate(
         cells,
         np.asarray(snapshot.values, dtype=np.float64),
         types=tuple(types),
+        max_cells=max_cells,
     )
 
 
@@ -342,6 +396,7 @@ def read_dumps(
     *,
     times: Sequence[float] | None = None,
     lenient: bool = False,
+    max_cells: int = MAX_RECORDING_CELLS,
 ) -> Recording:
     """Read a sequence of dumps (one scrape each) into a recording.
 
@@ -351,6 +406,7 @@ def read_dumps(
         times: The scrape time of each file, in seconds since the epoch, in the order
             the files are found; by default each file's ``# kepler-reader`` header.
         lenient: Skip bad lines instead of raising.
+        max_cells: The most cells (dumps x series) of the recording.
 
     Returns:
         One row per dump, in time order. A series missing from a dump is stale there
@@ -362,6 +418,9 @@ def read_dumps(
         MissingIntervalError: A file has no header time and ``times`` was not given
             (the message names the file).
         ParseError: A bad line (strict mode).
+        DataError: Two dumps at one time (to the millisecond) give a series
+            different values, or a time is not finite or beyond 2**53 ms.
+        LimitExceededError: More than ``max_cells`` cells (``max_recording_cells``).
         ValueError: ``times`` does not match the number of files.
     """
     files = expand_paths(paths)
@@ -381,7 +440,7 @@ def read_dumps(
         header = read_header(_head(name))
         targets.append(header[1] or "" if header else "")
         snapshots.append(snapshot)
-    recording = recording_from_snapshots(snapshots)
+    recording = recording_from_snapshots(snapshots, max_cells=max_cells)
     order = sorted(range(len(snapshots)), key=lambda i: snapshots[i].scraped_at or 0.0)
     row_target = [targets[i] for i in order]
     return _with_stale_per_target(recording, row_target)
@@ -422,7 +481,9 @@ def _with_stale_per_target(
 # Several recordings, and the one entry point
 
 
-def merge_recordings(recordings: Sequence[Recording]) -> Recording:
+def merge_recordings(
+    recordings: Sequence[Recording], *, max_cells: int = MAX_RECORDING_CELLS
+) -> Recording:
     """One recording holding the rows and series of all of ``recordings``.
 
     Rows at the same time (to the millisecond) are merged; a series keeps its type
@@ -430,6 +491,8 @@ def merge_recordings(recordings: Sequence[Recording]) -> Recording:
 
     Raises:
         DataError: A series has two different values at the same time.
+        LimitExceededError: The merged recording would have more than ``max_cells``
+            cells (``max_recording_cells``).
     """
     if len(recordings) == 1:
         return recordings[0]
@@ -442,6 +505,12 @@ def merge_recordings(recordings: Sequence[Recording]) -> Recording:
             if series not in columns:
                 columns[series] = len(columns)
                 types.append(kind)
+    check_cells(
+        len(times),
+        len(columns),
+        ", ".join(dict.fromkeys(r.sources[0] for r in recordings if len(r))),
+        max_cells,
+    )
     values = np.full((len(times), len(columns)), np.nan)
     present = np.zeros(values.shape, dtype=bool)
     stale = np.zeros(values.shape, dtype=bool)
@@ -522,6 +591,7 @@ def load_recording(
     *,
     times: Sequence[float] | None = None,
     lenient: bool = False,
+    max_cells: int = MAX_RECORDING_CELLS,
 ) -> Recording:
     """Read any mix of saved metric data into one recording.
 
@@ -536,6 +606,8 @@ def load_recording(
         times: Each dump's scrape time in seconds, in the order the dumps are found,
             for dumps without a kepler-reader header.
         lenient: Skip bad exposition lines instead of raising.
+        max_cells: The most cells (times x series) of each file's recording and of
+            the merged one; recorder files are read whole, without this check.
 
     Returns:
         The merged recording.
@@ -545,6 +617,7 @@ def load_recording(
         DataError: A file is not a Prometheus answer or holds conflicting samples.
         MissingIntervalError: A dump has no time (the message names the file).
         ParseError: A bad exposition line (strict mode).
+        LimitExceededError: More than ``max_cells`` cells (``max_recording_cells``).
     """
     entries = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     files = expand_paths(entries)
@@ -558,13 +631,17 @@ def load_recording(
         if kind == "recording":
             parts.append(_read_recorder_file(name, lenient))
         elif kind == "json":
-            parts.append(read_prometheus_json(name, data=data))
+            parts.append(read_prometheus_json(name, data=data, max_cells=max_cells))
         elif kind == "federate":
-            parts.append(read_federate(name, data=data, lenient=lenient))
+            parts.append(
+                read_federate(name, data=data, lenient=lenient, max_cells=max_cells)
+            )
         else:
             dumps.append(name)
     if dumps:
-        parts.append(read_dumps(dumps, times=times, lenient=lenient))
+        parts.append(
+            read_dumps(dumps, times=times, lenient=lenient, max_cells=max_cells)
+        )
     elif times is not None:
         raise ValueError("times= applies to dumps, and no file is a dump.")
-    return merge_recordings(parts)
+    return merge_recordings(parts, max_cells=max_cells)

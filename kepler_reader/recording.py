@@ -10,6 +10,7 @@ and NaN).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -17,12 +18,40 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .exceptions import DataError, MissingIntervalError
+from .exceptions import DataError, LimitExceededError, MissingIntervalError
 
 if TYPE_CHECKING:
     from .snapshot import Series, Snapshot
 
-__all__ = ["Recording", "recording_from_snapshots", "stale_per_target"]
+__all__ = [
+    "MAX_RECORDING_CELLS",
+    "Recording",
+    "check_cells",
+    "recording_from_snapshots",
+    "stale_per_target",
+]
+
+#: The most cells (rows x series) a reader builds a recording of by default: 50
+#: million, about 400 MB of float64 values plus the masks. A recording is dense, so
+#: many series each at its own time would otherwise ask for rows x series floats.
+MAX_RECORDING_CELLS = 50_000_000
+
+
+def check_cells(rows: int, columns: int, source: str, max_cells: int) -> None:
+    """Refuse a recording of more than ``max_cells`` cells, before it is allocated.
+
+    Raises:
+        LimitExceededError: ``rows * columns > max_cells`` (limit
+            ``"max_recording_cells"``); the message names ``source``.
+    """
+    if rows * columns > max_cells:
+        raise LimitExceededError(
+            f"{source or 'the input'}: a recording of {rows} times x {columns} series "
+            f"is {rows * columns} cells, over the limit of {max_cells} "
+            "(max_cells=).",
+            limit="max_recording_cells",
+            value=max_cells,
+        )
 
 
 def _frozen_array(value: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
@@ -127,7 +156,10 @@ def stale_per_target(
 
 
 def recording_from_snapshots(
-    snapshots: Iterable[Snapshot], *, times: Sequence[float] | None = None
+    snapshots: Iterable[Snapshot],
+    *,
+    times: Sequence[float] | None = None,
+    max_cells: int = MAX_RECORDING_CELLS,
 ) -> Recording:
     """Stack snapshots into a :class:`Recording`, one row each.
 
@@ -135,12 +167,17 @@ def recording_from_snapshots(
         snapshots: The scrapes, in any order (rows are sorted by time).
         times: Each snapshot's time in seconds since the epoch; by default its
             ``scraped_at``.
+        max_cells: The most cells (snapshots x series) to allocate.
 
     Returns:
         The recording; series are columns in order of first appearance.
 
     Raises:
         MissingIntervalError: A snapshot has no scrape time and ``times`` was not given.
+        DataError: A snapshot holds a series twice, or two snapshots at one time
+            (to the millisecond) give a series different values; or a time is not
+            finite or beyond 2**53 ms.
+        LimitExceededError: More than ``max_cells`` cells.
         ValueError: ``times`` has a different length than ``snapshots``.
     """
     taken = list(snapshots)
@@ -157,6 +194,13 @@ def recording_from_snapshots(
         stamps = [float(t) for t in times]
         if len(stamps) != len(taken):
             raise ValueError(f"{len(stamps)} times given for {len(taken)} snapshots.")
+    for snapshot, stamp in zip(taken, stamps, strict=True):
+        # 2**53 ms is the last whole millisecond float64 holds, far inside int64.
+        if not math.isfinite(stamp) or abs(stamp) > 2**53 / 1000:
+            raise DataError(
+                f"{snapshot.source or 'a snapshot'}: the time {stamp!r} must be a "
+                "finite time within 2**53 ms of the epoch."
+            )
     order = sorted(range(len(taken)), key=stamps.__getitem__)
     column: dict[Series, int] = {}
     kinds: list[str] = []
@@ -172,6 +216,12 @@ def recording_from_snapshots(
                 kinds.append(_type_of(family_types, snapshot, i))
             columns[i] = at
         placed.append((columns, snapshot.values))
+    check_cells(
+        len(taken),
+        len(column),
+        ", ".join(dict.fromkeys(s.source or "" for s in taken[:3])),
+        max_cells,
+    )
     values = np.full((len(taken), len(column)), np.nan)
     present = np.zeros((len(taken), len(column)), dtype=bool)
     for row, (columns, row_values) in enumerate(placed):
@@ -182,6 +232,9 @@ def recording_from_snapshots(
             )
         values[row, columns] = row_values
         present[row, columns] = True
+    _check_same_times(
+        [stamps[i] for i in order], values, present, tuple(column), taken, order
+    )
     return Recording(
         times=np.array([stamps[i] for i in order], dtype=np.float64),
         series=tuple(column),
@@ -190,6 +243,31 @@ def recording_from_snapshots(
         types=tuple(kinds),
         sources=tuple(taken[i].source or "" for i in order),
     )
+
+
+def _check_same_times(
+    stamps: Sequence[float],
+    values: npt.NDArray[np.float64],
+    present: npt.NDArray[np.bool_],
+    series: Sequence[Series],
+    taken: Sequence[Snapshot],
+    order: Sequence[int],
+) -> None:
+    """Refuse two rows at one millisecond that give a series different values."""
+    ms = np.round(np.asarray(stamps, dtype=np.float64) * 1000)
+    for row in (np.flatnonzero(ms[1:] == ms[:-1]) + 1).tolist():
+        both = present[row] & present[row - 1]
+        a, b = values[row], values[row - 1]
+        differ = both & (a != b) & ~(np.isnan(a) & np.isnan(b))
+        if differ.any():
+            column = int(np.flatnonzero(differ)[0])
+            name = str(series[column]) or "{}"
+            raise DataError(
+                f"{taken[order[row]].source or 'a snapshot'} and "
+                f"{taken[order[row - 1]].source or 'a snapshot'}: {name} has two "
+                f"samples at {stamps[row]:.3f} s "
+                f"({float(a[column])!r} and {float(b[column])!r})."
+            )
 
 
 def _type_of(family_types: Sequence[str], snapshot: Snapshot, row: int) -> str:
