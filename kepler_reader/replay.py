@@ -377,6 +377,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a port (0-65535): {text}")
+    return value
+
+
 def _positive(text: str) -> int:
     value = _count(text)
     if value == 0:
@@ -406,7 +413,7 @@ def add_replay_command(commands: Any) -> None:
     )
     replay.add_argument("dumps", nargs="+", metavar="DUMP", help="dumps to serve")
     replay.add_argument(
-        "--port", type=_count, default=0, help="port on 127.0.0.1 (default: a free one)"
+        "--port", type=_port, default=0, help="port on 127.0.0.1 (default: a free one)"
     )
     replay.add_argument(
         "--loop", action="store_true", help="start over after the last dump"
