@@ -110,8 +110,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def setup(self) -> None:
         # A socket timeout makes http.server close a connection that sends nothing,
         # or half a request, for this long, so it does not keep a thread forever.
-        self.timeout = self.server.request_timeout
         super().setup()
+        self.connection.settimeout(self.server.request_timeout)
         if isinstance(self.connection, ssl.SSLSocket):
             # The handshake runs here, on this request's thread, not in the
             # accepting loop where a silent client would block everyone.
