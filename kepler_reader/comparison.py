@@ -31,6 +31,7 @@ import attrs
 import numpy as np
 
 from .delta import EnergyDelta
+from .dumps import not_regular
 from .exceptions import DataError, ResultsFileError
 from .output import _grid, delta_to_dict
 from .plot import power_over_time
@@ -367,6 +368,8 @@ def is_recording_file(path: str) -> bool:
     :data:`~kepler_reader.recorder.RECORD_PREFIX`; a gzip dump starts otherwise. A file
     that cannot be read is not a recording (its reader reports why).
     """
+    if not_regular(path) is not None:
+        return False  # refused by read_results, never opened (a FIFO would block)
     try:
         with open(path, "rb") as handle:
             start = handle.read(4096)
@@ -464,6 +467,9 @@ def read_results(patterns: Sequence[str]) -> list[dict[str, Any]]:
         if is_recording_file(path):
             results.append(recording_result(read_recording(path)))
             continue
+        problem = not_regular(path)
+        if problem is not None:
+            raise ResultsFileError(problem, path=path)
         try:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
