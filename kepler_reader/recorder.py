@@ -25,6 +25,7 @@ import gzip
 import hashlib
 import logging
 import os
+import stat
 import sys
 import urllib.parse
 import warnings
@@ -117,7 +118,8 @@ class RecordingWriter:
             with the same limit.
 
     Raises:
-        RecordingError: The file cannot be opened or locked, or it is not a recording
+        RecordingError: The file cannot be opened or locked, is not a regular file
+            (a FIFO, a device), or it is not a recording
             (the writer never truncates a file that does not start with a record).
         ValueError: ``compresslevel`` is not 0 to 9 or ``max_record_bytes`` is not
             positive (checked before the file is opened or created).
@@ -165,6 +167,13 @@ class RecordingWriter:
                 path=self.path,
             ) from error
         try:
+            if not stat.S_ISREG(os.fstat(self._fd).st_mode):
+                # Appending to a FIFO blocks once its buffer is full, and a device
+                # cannot be resumed or rolled back.
+                raise RecordingError(
+                    f"{self.path}: not a regular file; a recording is written to one.",
+                    path=self.path,
+                )
             self._lock()
             self._size = self._resume()
             if created and fsync:

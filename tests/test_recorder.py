@@ -437,3 +437,13 @@ def test_bad_writer_options_create_no_file(
     with pytest.raises(error, match=words):
         kr.RecordingWriter(path, **options)  # type: ignore[arg-type]
     assert not path.exists()
+
+
+def test_a_fifo_is_not_written_to(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.krec"
+    os.mkfifo(fifo)
+    with pytest.raises(kr.RecordingError) as caught:
+        kr.RecordingWriter(fifo)
+    assert str(caught.value) == (
+        f"{fifo}: not a regular file; a recording is written to one."
+    )
