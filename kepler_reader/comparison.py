@@ -31,6 +31,7 @@ import attrs
 import numpy as np
 
 from .delta import EnergyDelta
+from .dumps import not_regular
 from .exceptions import DataError, ResultsFileError
 from .output import _grid, delta_to_dict
 from .plot import power_over_time
@@ -131,11 +132,32 @@ def _as_dict(result: Result, where: str) -> Mapping[str, Any]:
     return result
 
 
+# No measurement comes near this (the Sun gives off about 4e26 joules a second); the
+# cap keeps sums, squares and differences of many results far from float overflow.
+MAX_JOULES = 1e30
+
+
 def _number(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DataError(f"{where}: 'joules' must be a number, not {value!r}.")
+    if isinstance(value, int) and abs(value) > MAX_JOULES:
+        # A JSON integer has no size limit; float() of a huge one overflows.
+        raise DataError(
+            f"{where}: 'joules' is implausibly large ({len(str(abs(value)))} digits; "
+            f"at most {MAX_JOULES:g})."
+        )
     if not math.isfinite(value):
         raise DataError(f"{where}: 'joules' must be finite, not {value!r}.")
+    if abs(value) > MAX_JOULES:
+        raise DataError(
+            f"{where}: 'joules' is implausibly large ({value!r}; at most "
+            f"{MAX_JOULES:g})."
+        )
+    if value < 0:
+        raise DataError(
+            f"{where}: 'joules' must not be negative, not {value!r} (energy used "
+            "over a window is never below 0 J)."
+        )
     return float(value)
 
 
@@ -248,8 +270,9 @@ def compare(
 
     Raises:
         DataError: A result is not a measurement (no ``pods`` list, joules not a
-            finite number), results of one comparison mix zones, ``by`` is neither
-            ``namespace`` nor ``pod``, or ``min_repeats`` is below 2.
+            finite number from 0 to :data:`MAX_JOULES`), results of one comparison
+            mix zones, ``by`` is neither ``namespace`` nor ``pod``, or
+            ``min_repeats`` is below 2.
         ResultsFileError: A path was given and cannot be read (see
             :func:`read_results`).
 
@@ -345,6 +368,8 @@ def is_recording_file(path: str) -> bool:
     :data:`~kepler_reader.recorder.RECORD_PREFIX`; a gzip dump starts otherwise. A file
     that cannot be read is not a recording (its reader reports why).
     """
+    if not_regular(path) is not None:
+        return False  # refused by read_results, never opened (a FIFO would block)
     try:
         with open(path, "rb") as handle:
             start = handle.read(4096)
@@ -442,6 +467,9 @@ def read_results(patterns: Sequence[str]) -> list[dict[str, Any]]:
         if is_recording_file(path):
             results.append(recording_result(read_recording(path)))
             continue
+        problem = not_regular(path)
+        if problem is not None:
+            raise ResultsFileError(problem, path=path)
         try:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
@@ -454,9 +482,22 @@ def read_results(patterns: Sequence[str]) -> list[dict[str, Any]]:
     return results
 
 
+def _loads(text: str, path: str) -> Any:
+    """``json.loads``; errors other than a syntax error become ResultsFileError."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError) as error:
+        # An integer of more than 4300 digits, or arrays nested thousands deep.
+        raise ResultsFileError(
+            f"{path}: not a measurement result ({error}).", path=path
+        ) from error
+
+
 def _parse_results(text: str, path: str) -> list[dict[str, Any]]:
     try:
-        whole = json.loads(text)
+        whole = _loads(text, path)
     except json.JSONDecodeError as whole_error:
         whole = None
         items: list[Any] = []
@@ -464,7 +505,7 @@ def _parse_results(text: str, path: str) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                items.append(json.loads(line))
+                items.append(_loads(line, path))
             except json.JSONDecodeError as line_error:
                 # A file that fails on its first line is reported as one document.
                 error = whole_error if number == 1 else line_error

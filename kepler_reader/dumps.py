@@ -16,6 +16,7 @@ import datetime as dt
 import gzip
 import os
 import re
+import stat
 import tempfile
 import urllib.parse
 import zlib
@@ -43,6 +44,24 @@ __all__ = [
 DUMP_HEADER_PREFIX = b"# kepler-reader "
 _HEADER = re.compile(rb"# kepler-reader scraped_at=(\S+)(?: url=(\S+))?[ \t]*")
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+def not_regular(name: str) -> str | None:
+    """Why ``name`` cannot be read as a saved file, or ``None`` when it is one.
+
+    A pipe, FIFO, socket or device is refused before it is opened: a FIFO without a
+    writer blocks ``open`` forever, and a pipe can be read only once while readers
+    look at a file's start before reading all of it. A path that cannot be looked
+    at returns ``None``, so that opening it reports the reason.
+    """
+    try:
+        mode = os.stat(name).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = "a pipe or FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+    return f"{name}: {kind}; save it to a regular file and give that path."
 
 
 def redact_url(url: str) -> str:
@@ -115,6 +134,9 @@ def _too_large(path: str, what: str, limit: int) -> LimitExceededError:
 
 def _read_capped(name: str, limit: int) -> bytes:
     """The bytes of a file, refusing one larger than ``limit`` before reading it."""
+    problem = not_regular(name)
+    if problem is not None:
+        raise DumpError(problem, path=name)
     try:
         with open(name, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .dumps import _decompress, read_dump, read_header
+from .dumps import _decompress, not_regular, read_dump, read_header
 from .exceptions import DataError, DumpError, MissingIntervalError
 from .parser import Parser
 from .recording import (
@@ -67,6 +67,9 @@ _MAX_SECONDS = 2**53 / 1000
 
 
 def _read_bytes(path: str, max_bytes: int = _MAX_BYTES) -> bytes:
+    problem = not_regular(path)
+    if problem is not None:
+        raise DumpError(problem, path=path)
     try:
         data = Path(path).read_bytes()
     except (OSError, ValueError) as error:
@@ -448,6 +451,9 @@ def read_dumps(
 
 def _head(path: str, size: int = 4096) -> bytes:
     """The first ``size`` bytes of a dump (decompressed), for its header line."""
+    problem = not_regular(path)
+    if problem is not None:
+        raise DumpError(problem, path=path)
     try:
         with open(path, "rb") as raw:
             start = raw.read(2)
@@ -570,6 +576,32 @@ def sniff_kind(data: bytes) -> str:
     return "dump"
 
 
+def _starts_a_recording(path: str) -> bool:
+    """Whether the file's first gzip member starts with a recorder header.
+
+    Only the first few kilobytes are read, so a large recording is not decompressed
+    whole (nor held to the dump size limit) just to learn its kind.
+
+    Raises:
+        DumpError: The path is a pipe, FIFO or device (see :func:`not_regular`).
+    """
+    problem = not_regular(path)
+    if problem is not None:
+        raise DumpError(problem, path=path)
+    try:
+        with open(path, "rb") as raw:
+            start = raw.read(4096)
+    except OSError:
+        return False  # the readers that follow report why
+    if not start.startswith(b"\x1f\x8b"):
+        return False
+    try:
+        head = zlib.decompressobj(wbits=31).decompress(start, len(_RECORD_PREFIX))
+    except zlib.error:
+        return False
+    return head.startswith(_RECORD_PREFIX)
+
+
 def _read_recorder_file(path: str, lenient: bool) -> Recording:
     # The recorder's reader lives in its own module, looked up when a recording is
     # met, so these readers work in installations without it. Its rows carry their
@@ -626,6 +658,10 @@ def load_recording(
     dumps: list[str] = []
     parts: list[Recording] = []
     for name in files:
+        if _starts_a_recording(name):
+            # The recorder's reader applies its own limits, record by record.
+            parts.append(_read_recorder_file(name, lenient))
+            continue
         data = _read_bytes(name)
         kind = sniff_kind(data)
         if kind == "recording":

@@ -25,6 +25,7 @@ import gzip
 import hashlib
 import logging
 import os
+import stat
 import sys
 import urllib.parse
 import warnings
@@ -78,6 +79,24 @@ if sys.platform != "win32":
 
 log = logging.getLogger(__name__)
 
+# A record's gzip header keeps its time as an unsigned 32-bit count of seconds, so a
+# time outside 1970-01-01 to 2106-02-07 cannot be written.
+_LATEST_TIME = float(2**32)
+
+
+def _check_time(scraped_at: float) -> None:
+    """Refuse a time a record cannot hold (see :data:`_LATEST_TIME`)."""
+    if isinstance(scraped_at, bool) or not isinstance(scraped_at, int | float):
+        raise TypeError(
+            f"scraped_at must be seconds since the epoch (a float), not "
+            f"{type(scraped_at).__name__}."
+        )
+    if not 0 <= scraped_at < _LATEST_TIME:
+        raise ValueError(
+            f"scraped_at={scraped_at!r} is not a time a recording holds (seconds "
+            f"since the epoch, 0 to {int(_LATEST_TIME) - 1})."
+        )
+
 
 class RecordingWriter:
     """Append records to a recording file, each one durable once written.
@@ -99,8 +118,12 @@ class RecordingWriter:
             with the same limit.
 
     Raises:
-        RecordingError: The file cannot be opened or locked, or it is not a recording
+        RecordingError: The file cannot be opened or locked, is not a regular file
+            (a FIFO, a device), or it is not a recording
             (the writer never truncates a file that does not start with a record).
+        ValueError: ``compresslevel`` is not 0 to 9 or ``max_record_bytes`` is not
+            positive (checked before the file is opened or created).
+        TypeError: ``compresslevel`` or ``max_record_bytes`` is not an int.
 
     Use it as a context manager, or call :meth:`close`.
     """
@@ -113,6 +136,18 @@ class RecordingWriter:
         fsync: bool = True,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     ) -> None:
+        for name, value in (
+            ("compresslevel", compresslevel),
+            ("max_record_bytes", max_record_bytes),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, not {type(value).__name__}.")
+        if not 0 <= compresslevel <= 9:
+            raise ValueError(
+                f"compresslevel={compresslevel} is not a gzip level (0-9)."
+            )
+        if max_record_bytes <= 0:
+            raise ValueError(f"max_record_bytes={max_record_bytes} is not positive.")
         self.path = os.fspath(path)
         self.compresslevel = compresslevel
         self.fsync = fsync
@@ -132,6 +167,13 @@ class RecordingWriter:
                 path=self.path,
             ) from error
         try:
+            if not stat.S_ISREG(os.fstat(self._fd).st_mode):
+                # Appending to a FIFO blocks once its buffer is full, and a device
+                # cannot be resumed or rolled back.
+                raise RecordingError(
+                    f"{self.path}: not a regular file; a recording is written to one.",
+                    path=self.path,
+                )
             self._lock()
             self._size = self._resume()
             if created and fsync:
@@ -232,7 +274,25 @@ class RecordingWriter:
             RecordingError: The record cannot be written; earlier records are intact
                 and the writer refuses further records.
             LimitExceededError: The record is larger than ``max_record_bytes``.
+            ValueError: ``scraped_at`` is not finite or lies outside 1970 to 2106
+                (the range a record's gzip header holds).
+            TypeError: ``scraped_at`` is not a number, ``body`` is not bytes, or
+                ``url``, ``node`` or ``content_type`` is not a str.
         """
+        _check_time(scraped_at)
+        if not isinstance(body, bytes | bytearray | memoryview):
+            raise TypeError(
+                f"body must be bytes (the exposition as received), not "
+                f"{type(body).__name__}."
+            )
+        for name, text in (
+            ("url", url),
+            ("node", node),
+            ("content_type", content_type),
+        ):
+            if not isinstance(text, str):
+                raise TypeError(f"{name} must be a str, not {type(text).__name__}.")
+        body = bytes(body)
         fields = head_fields(scraped_at, url, node)
         if content_type:
             fields.append(("content_type", quote_value(content_type)))
@@ -269,7 +329,10 @@ class RecordingWriter:
 
         Raises:
             RecordingError: As :meth:`write`.
+            ValueError: As :meth:`write`, for ``scraped_at``.
+            TypeError: ``scraped_at`` is not a number.
         """
+        _check_time(scraped_at)
         fields = head_fields(scraped_at, url, node)
         fields.append(("gap", quote_value(" ".join(reason.split())[:2000])))
         return self._append(header_line(fields), scraped_at)

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import attrs
 
-from .dumps import redact_url
+from .dumps import not_regular, redact_url
 from .exceptions import LimitExceededError, RecordingError
 from .limits import DEFAULT_LIMITS
 
@@ -326,6 +326,9 @@ def scan_entries(
         LimitExceededError: A record or the file is over its limit.
     """
     name = os.fspath(path)
+    problem = not_regular(name)
+    if problem is not None:
+        raise RecordingError(problem, path=name)
     try:
         fd = os.open(name, os.O_RDONLY | OPEN_FLAGS)
     except OSError as error:

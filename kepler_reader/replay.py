@@ -108,11 +108,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
+        # A socket timeout makes http.server close a connection that sends nothing,
+        # or half a request, for this long, so it does not keep a thread forever.
         super().setup()
+        self.connection.settimeout(self.server.request_timeout)
         if isinstance(self.connection, ssl.SSLSocket):
             # The handshake runs here, on this request's thread, not in the
             # accepting loop where a silent client would block everyone.
-            self.connection.settimeout(10)
             self.connection.do_handshake()
 
     def do_GET(self) -> None:
@@ -174,9 +176,14 @@ class _Server(http.server.ThreadingHTTPServer):
     block_on_close = False
 
     def __init__(
-        self, exporter: ReplayExporter, port: int, context: ssl.SSLContext | None
+        self,
+        exporter: ReplayExporter,
+        port: int,
+        context: ssl.SSLContext | None,
+        request_timeout: float,
     ) -> None:
         self.exporter = exporter
+        self.request_timeout = request_timeout
         self._context = context
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
@@ -229,6 +236,8 @@ class ReplayExporter:
         gzip: Gzip the body when the client accepts it.
         loop: Start over after the last body instead of repeating it.
         port: The port to bind on 127.0.0.1; 0 picks a free one.
+        request_timeout: Seconds a connection may stay silent (idle, in the middle
+            of a request or of a TLS handshake) before the exporter closes it.
 
     Failures and 401s do not use up a body. Use it as a context manager (or
     :meth:`start` and :meth:`stop`); requests are answered on their own threads, so
@@ -252,7 +261,12 @@ class ReplayExporter:
         gzip: bool = False,
         loop: bool = False,
         port: int = 0,
+        request_timeout: float = 10.0,
     ) -> None:
+        if not request_timeout > 0:
+            raise ValueError(
+                f"request_timeout must be positive seconds, not {request_timeout!r}"
+            )
         if not bodies:
             raise ValueError("ReplayExporter needs at least one body.")
         if delay < 0:
@@ -273,7 +287,9 @@ class ReplayExporter:
         self._bodies_served = 0
         self._lock = threading.Lock()
         self._scheme = "https" if tls is not None else "http"
-        self._server = _Server(self, port, tls.context() if tls else None)
+        self._server = _Server(
+            self, port, tls.context() if tls else None, request_timeout
+        )
         # A short poll keeps stop() quick; the idle cost is ten wake-ups a second.
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -377,6 +393,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a port (0-65535): {text}")
+    return value
+
+
 def _positive(text: str) -> int:
     value = _count(text)
     if value == 0:
@@ -406,7 +429,7 @@ def add_replay_command(commands: Any) -> None:
     )
     replay.add_argument("dumps", nargs="+", metavar="DUMP", help="dumps to serve")
     replay.add_argument(
-        "--port", type=_count, default=0, help="port on 127.0.0.1 (default: a free one)"
+        "--port", type=_port, default=0, help="port on 127.0.0.1 (default: a free one)"
     )
     replay.add_argument(
         "--loop", action="store_true", help="start over after the last dump"

@@ -24,7 +24,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
@@ -90,8 +90,18 @@ def parse_listen(text: str) -> tuple[str, int]:
 _PATHS = ("/metrics", "/healthz", "/readyz")
 
 
+# Client hang-ups while an answer is written; the client has gone, nothing to report.
+_HANG_UPS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: MetricsServer
+
+    def setup(self) -> None:
+        # A socket timeout makes http.server close a connection that sends nothing,
+        # or half a request, for this long, so it does not keep a thread forever.
+        super().setup()
+        self.connection.settimeout(self.server.request_timeout)
 
     def do_GET(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
@@ -150,16 +160,29 @@ class MetricsServer(http.server.ThreadingHTTPServer):
         collector: The collector whose series ``/metrics`` serves.
         host: The address to bind (loopback by default).
         port: The port; 0 picks a free one (see :attr:`url`).
+        request_timeout: Seconds a connection may stay silent (idle, or in the
+            middle of a request) before the server closes it.
 
     Raises:
         ListenError: The address cannot be bound.
+        ValueError: ``request_timeout`` is not a positive number of seconds.
     """
 
     daemon_threads = True
 
     def __init__(
-        self, collector: DerivedCollector, host: str = "127.0.0.1", port: int = 0
+        self,
+        collector: DerivedCollector,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        request_timeout: float = 10.0,
     ) -> None:
+        if not request_timeout > 0:
+            raise ValueError(
+                f"request_timeout must be positive seconds, not {request_timeout!r}"
+            )
+        self.request_timeout = request_timeout
         self.collector = collector
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(collector)
@@ -169,6 +192,14 @@ class MetricsServer(http.server.ThreadingHTTPServer):
             raise ListenError(
                 f"Cannot listen on {host}:{port}: {error.strerror or error}."
             ) from error
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a client that hung up early as one debug line; report anything else."""
+        error = sys.exc_info()[1]
+        if isinstance(error, _HANG_UPS):
+            log.debug("client %s hung up early: %s", client_address, error)
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

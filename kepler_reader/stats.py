@@ -164,7 +164,8 @@ def summarise(values: Sequence[float], *, confidence: float = 0.95) -> Summary:
         confidence: The confidence level of the interval, in (0, 1).
 
     Raises:
-        ValueError: ``confidence`` is not in (0, 1).
+        ValueError: ``confidence`` is not in (0, 1), or the values are so large
+            (near 1e308) that their sum or spread overflows a float.
 
     >>> s = summarise([10.0, 12.0, 14.0])
     >>> s.mean, s.sd, round(s.high - s.mean, 4)
@@ -176,10 +177,16 @@ def summarise(values: Sequence[float], *, confidence: float = 0.95) -> Summary:
     n = len(taken)
     if n == 0:
         return Summary(0, None, None, None, None, taken)
-    mean = math.fsum(taken) / n
-    if n < 2:
-        return Summary(n, mean, None, None, None, taken)
-    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in taken) / (n - 1))
+    try:
+        mean = math.fsum(taken) / n
+        if n < 2:
+            return Summary(n, mean, None, None, None, taken)
+        sd = math.sqrt(math.fsum((v - mean) ** 2 for v in taken) / (n - 1))
+    except OverflowError as error:
+        raise ValueError(
+            f"The values are too large to summarise in floats ({error}); the "
+            f"largest is {max(abs(v) for v in taken)!r}."
+        ) from error
     half = student_t_ppf(1.0 - (1.0 - confidence) / 2.0, n - 1) * sd / math.sqrt(n)
     return Summary(n, mean, sd, mean - half, mean + half, taken)
 

@@ -524,3 +524,66 @@ def test_cli_compares_recordings(
     node = json.loads(out)["node"]
     assert node["a"]["n"] == 3
     assert node["a"]["mean_joules"] == pytest.approx(157.140318, abs=1e-6)
+
+
+def _pods_json(joules: str) -> str:
+    return '{"pods":[{"namespace":"a","pod":"p","joules":' + joules + "}]}\n"
+
+
+@pytest.mark.parametrize(
+    ("a_joules", "b_joules", "code", "message"),
+    [
+        (
+            ["1e308"] * 3,
+            ["1e308"] * 3,
+            1,
+            "result 1 of A, pods[0]: 'joules' is implausibly large "
+            "(1e+308; at most 1e+30).",
+        ),
+        (
+            ["1.7e308", "-1.7e308", "1.7e308"],
+            ["1"] * 3,
+            1,
+            "result 1 of A, pods[0]: 'joules' is implausibly large "
+            "(1.7e+308; at most 1e+30).",
+        ),
+        (
+            ["1" + "0" * 400] * 3,
+            ["1"] * 3,
+            1,
+            "result 1 of A, pods[0]: 'joules' is implausibly large "
+            "(401 digits; at most 1e+30).",
+        ),
+        (
+            ["2", "-1", "3"],
+            ["1"] * 3,
+            1,
+            "result 2 of A, pods[0]: 'joules' must not be negative, not -1 "
+            "(energy used over a window is never below 0 J).",
+        ),
+        (
+            ["1" + "0" * 5000],
+            ["1"] * 3,
+            4,
+            "{dir}/A.json: not a measurement result (Exceeds the limit "
+            "(4300 digits) for integer string conversion: value has 5001 digits; use "
+            "sys.set_int_max_str_digits() to increase the limit).",
+        ),
+    ],
+)
+def test_cli_refuses_joules_that_would_overflow(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    a_joules: list[str],
+    b_joules: list[str],
+    code: int,
+    message: str,
+) -> None:
+    paths = []
+    for name, values in (("A", a_joules), ("B", b_joules)):
+        path = tmp_path / f"{name}.json"
+        path.write_text("".join(_pods_json(j) for j in values))
+        paths.append(str(path))
+    got, out, err = run(["compare", *paths], capsys)
+    assert (got, out) == (code, "")
+    assert err.splitlines() == ["kepler-reader: error: " + message.format(dir=tmp_path)]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -290,3 +293,92 @@ def test_the_kind_of_a_file_is_told_by_its_content() -> None:
     assert kr.readers.sniff_kind(b'a{l="x y"} 1\n') == "dump"
     header = b"# kepler-reader scraped_at=2026-12-03T10:00:00.123Z url=http://x/\n"
     assert kr.readers.sniff_kind(header + b"a 1 1700000000000\n") == "dump"
+
+
+def _good_recording(path: Path) -> Path:
+    first = (KEPLER / "v0.11-node-a.prom").read_bytes()
+    second = (KEPLER / "v0.11-node-a.t3.prom").read_bytes()
+    with kr.RecordingWriter(path) as writer:
+        writer.write(1000.0, "http://127.0.0.1:1/metrics", first, node="node-a")
+        writer.write(1003.0, "http://127.0.0.1:1/metrics", second, node="node-a")
+    return path
+
+
+def _pipe_holding(data: bytes) -> tuple[str, int]:
+    """A pipe whose writer has sent ``data`` and hung up; its /dev/fd path."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, data[:60000])  # within the pipe's buffer
+    os.close(write_end)
+    return f"/dev/fd/{read_end}", read_end
+
+
+def test_a_pipe_is_refused_never_read_as_empty(tmp_path: Path) -> None:
+    good = _good_recording(tmp_path / "good.krec")
+    path, fd = _pipe_holding(good.read_bytes())
+    try:
+        message = (
+            f"{path}: a pipe or FIFO; save it to a regular file and give that path."
+        )
+        with pytest.raises(kr.DumpError) as caught:
+            kr.load_recording(path)
+        assert str(caught.value) == message
+        with pytest.raises(kr.RecordingError) as refused:
+            list(kr.iter_records(path))
+        assert str(refused.value) == message
+        with pytest.raises(kr.RecordingError):
+            kr.read_recording(path)
+        with pytest.raises(kr.ResultsFileError) as results:
+            kr.read_results([path])
+        assert str(results.value) == message
+        with pytest.raises(kr.DumpError):
+            kr.read_dump(path)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["query", "{fifo}", "count(kepler_node_platform_joules_total)"],
+        ["compare", "{fifo}", "{good}"],
+        ["compare", "{good}", "{fifo}"],
+    ],
+)
+def test_a_fifo_is_an_error_not_a_hang(tmp_path: Path, command: list[str]) -> None:
+    fifo = tmp_path / "fifo.krec"
+    os.mkfifo(fifo)
+    good = _good_recording(tmp_path / "good.krec")
+    args = [part.format(fifo=fifo, good=good) for part in command]
+    # Without a writer, opening the FIFO would block: the timeout ends such a run.
+    done = subprocess.run(
+        [sys.executable, "-m", "kepler_reader", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode in range(1, 6)
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"kepler-reader: error: {fifo}: a pipe or FIFO; save it to a regular file "
+        "and give that path.\n"
+    )
+
+
+def test_a_recording_is_sniffed_from_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kepler_reader import readers
+
+    good = _good_recording(tmp_path / "good.krec")
+    whole = kr.read_recording(good)
+    # A dump limit far below the recording's size: the recording is still read whole
+    # (under the recorder's own limits), while a gzip dump over it is refused.
+    monkeypatch.setattr(readers._read_bytes, "__defaults__", (1000,))
+    loaded = kr.load_recording(good)
+    assert loaded.times.tolist() == whole.times.tolist() == [1000.0, 1003.0]
+    np.testing.assert_array_equal(loaded.values, whole.values)
+    dump = tmp_path / "big.prom.gz"
+    dump.write_bytes(gzip.compress((KEPLER / "v0.11-node-a.prom").read_bytes()))
+    with pytest.raises(kr.LimitExceededError):
+        kr.load_recording(dump)

@@ -556,3 +556,26 @@ def test_a_restart_after_sigkill_appends_after_the_last_complete_record(
     assert resumed[0] in (len(before), len(before) + 1)
     assert resumed == list(range(resumed[0], resumed[0] + len(resumed)))
     assert resumed[-1] < served
+
+
+def test_record_refuses_a_malformed_url_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "z.krec"
+    code = main(
+        [
+            "record",
+            "http://[::1",
+            "--interval",
+            "1",
+            "--duration",
+            "1",
+            "-o",
+            str(output),
+        ]
+    )
+    assert code == 3
+    assert capsys.readouterr().err == (
+        "kepler-reader: error: http://[::1: not a valid URL (Invalid IPv6 URL).\n"
+    )
+    assert not output.exists()

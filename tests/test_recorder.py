@@ -383,3 +383,67 @@ def test_damaged_files_raise_only_documented_errors(
             kr.RecordingWriter(path, fsync=False).close()
         except kr.RecordingError:
             return
+
+
+@pytest.mark.parametrize(
+    ("scraped_at", "error", "words"),
+    [
+        (float("nan"), ValueError, "scraped_at=nan"),
+        (float("inf"), ValueError, "scraped_at=inf"),
+        (1e12, ValueError, "scraped_at=1000000000000.0"),
+        (-1e12, ValueError, "scraped_at=-1000000000000.0"),
+        ("1000", TypeError, "not str"),
+    ],
+)
+def test_bad_times_are_refused_before_writing(
+    tmp_path: Path, scraped_at: object, error: type[Exception], words: str
+) -> None:
+    path = tmp_path / "r.krec"
+    with kr.RecordingWriter(path) as writer:
+        writer.write(1000.0, URL, small(0), node="node-a")
+        with pytest.raises(error, match=words):
+            writer.write(scraped_at, URL, small(1), node="node-a")  # type: ignore[arg-type]
+        with pytest.raises(error, match=words):
+            writer.write_gap(scraped_at, URL, "timeout", node="node-a")  # type: ignore[arg-type]
+        writer.write(1001.0, URL, small(2), node="node-a")
+    assert bodies_of(path) == [small(0), small(2)]
+
+
+def test_a_str_body_is_a_type_error(tmp_path: Path) -> None:
+    path = tmp_path / "r.krec"
+    with kr.RecordingWriter(path) as writer:
+        with pytest.raises(
+            TypeError,
+            match=r"body must be bytes \(the exposition as received\), not str",
+        ):
+            writer.write(1000.0, URL, small(0).decode(), node="node-a")  # type: ignore[arg-type]
+        assert writer.records == 0
+    assert path.stat().st_size == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "words"),
+    [
+        ({"compresslevel": 99}, ValueError, "compresslevel=99"),
+        ({"compresslevel": -1}, ValueError, "compresslevel=-1"),
+        ({"compresslevel": "6"}, TypeError, "compresslevel must be an int"),
+        ({"max_record_bytes": 0}, ValueError, "max_record_bytes=0"),
+    ],
+)
+def test_bad_writer_options_create_no_file(
+    tmp_path: Path, options: dict[str, object], error: type[Exception], words: str
+) -> None:
+    path = tmp_path / "r.krec"
+    with pytest.raises(error, match=words):
+        kr.RecordingWriter(path, **options)  # type: ignore[arg-type]
+    assert not path.exists()
+
+
+def test_a_fifo_is_not_written_to(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.krec"
+    os.mkfifo(fifo)
+    with pytest.raises(kr.RecordingError) as caught:
+        kr.RecordingWriter(fifo)
+    assert str(caught.value) == (
+        f"{fifo}: not a regular file; a recording is written to one."
+    )

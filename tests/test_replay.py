@@ -333,3 +333,19 @@ def test_the_replay_command_refuses_half_tls(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "--tls-cert and --tls-key go together" in done.stderr
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1"])
+def test_the_replay_command_refuses_a_bad_port(tmp_path: Path, port: str) -> None:
+    dump = tmp_path / "a.prom"
+    dump.write_bytes(A)
+    done = subprocess.run(
+        [sys.executable, "-m", "kepler_reader", "replay", str(dump), "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "argument --port:" in done.stderr.splitlines()[-1]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -424,3 +426,84 @@ def test_openmetrics_is_served_when_asked_for() -> None:
     assert values(om, f"{PREFIX}_pod_power_watts") == values(
         text, f"{PREFIX}_pod_power_watts"
     )
+
+
+def _closed_by_server(url: str, partial: bytes) -> bytes:
+    """Send ``partial`` and read until the server closes; what it sent back."""
+    host, port = url.removeprefix("http://").split("/")[0].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(partial)
+        received = b""
+        # Far longer than the server's timeout: a recv that times out here means the
+        # server kept the half-sent request open.
+        conn.settimeout(10)
+        while chunk := conn.recv(4096):
+            received += chunk
+        return received
+
+
+@pytest.mark.parametrize(
+    "partial", [b"", b"GET /metrics HTTP/1.1\r\n", b"GET /metrics HTTP/1.1\r\nHost: x"]
+)
+def test_a_silent_or_half_sent_request_is_closed(partial: bytes) -> None:
+    box = Served(OPTIONS)
+    box.server.server_close()
+    box.server = MetricsServer(box.collector, "127.0.0.1", 0, request_timeout=0.3)
+    thread = threading.Thread(target=box.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert _closed_by_server(box.server.url, partial) == b""
+        assert box.get("/healthz").text == "ok\n"
+    finally:
+        box.server.shutdown()
+        box.server.server_close()
+        thread.join(timeout=5)
+
+
+def test_replay_closes_a_half_sent_request() -> None:
+    with ReplayExporter([b"a 1\n"], request_timeout=0.3) as exporter:
+        assert _closed_by_server(exporter.url, b"GET /metrics HTTP/1.1\r\n") == b""
+        assert requests.get(exporter.url, timeout=5).content == b"a 1\n"
+
+
+def test_request_timeout_must_be_positive() -> None:
+    box = Served(OPTIONS)
+    box.server.server_close()
+    with pytest.raises(ValueError, match="request_timeout must be positive"):
+        MetricsServer(box.collector, request_timeout=0)
+    with pytest.raises(ValueError, match="request_timeout must be positive"):
+        ReplayExporter([b"a 1\n"], request_timeout=float("nan"))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        BrokenPipeError(32, "Broken pipe"),
+        ConnectionResetError(104, "Connection reset by peer"),
+    ],
+)
+def test_a_client_hanging_up_is_one_debug_line(
+    error: OSError,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    box = Served(OPTIONS)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="kepler_reader.serve"):
+            try:
+                raise error
+            except OSError:
+                box.server.handle_error(None, ("127.0.0.1", 40000))
+            try:
+                raise RuntimeError("a real bug")
+            except RuntimeError:
+                box.server.handle_error(None, ("127.0.0.1", 40001))
+    finally:
+        box.server.server_close()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"client ('127.0.0.1', 40000) hung up early: {error}"
+    ]
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert "RuntimeError: a real bug" in err
+    assert type(error).__name__ not in err

@@ -127,3 +127,10 @@ def test_welch_without_spread_is_the_point() -> None:
     d = WelchDifference.of(summarise([3.0, 3.0]), summarise([5.0, 5.0, 5.0]))
     assert d == WelchDifference(2.0, 2.0, 2.0, 3.0)
     assert WelchDifference.of(summarise([3.0]), summarise([5.0, 5.0])) is None
+
+
+def test_values_near_the_float_limit_are_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r"too large to summarise .* 1e\+308"):
+        summarise([1e308, 1e308, 1e308])
+    with pytest.raises(ValueError, match=r"too large to summarise .* 1\.7e\+308"):
+        summarise([1.7e308, -1.7e308, 1.7e308])
