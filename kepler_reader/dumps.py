@@ -132,9 +132,14 @@ def _too_large(path: str, what: str, limit: int) -> LimitExceededError:
     )
 
 
+# Descriptors the process already has open (standard input, ``<(...)``): a dump is
+# read from them once, and opening them cannot block as opening a FIFO can.
+_OPEN_DESCRIPTORS = ("/dev/stdin", "/dev/fd/", "/proc/self/fd/")
+
+
 def _read_capped(name: str, limit: int) -> bytes:
     """The bytes of a file, refusing one larger than ``limit`` before reading it."""
-    problem = not_regular(name)
+    problem = None if name.startswith(_OPEN_DESCRIPTORS) else not_regular(name)
     if problem is not None:
         raise DumpError(problem, path=name)
     try:

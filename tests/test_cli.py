@@ -343,3 +343,38 @@ def test_interval_must_be_finite_and_positive(
         main(["diff", str(V011), str(V011_T3), "--interval", interval])
     assert caught.value.code == 2
     assert "positive, finite number of seconds" in capsys.readouterr().err
+
+
+def test_parse_reads_standard_input_and_process_substitution(tmp_path: Path) -> None:
+    """``parse -`` and ``parse /dev/fd/N`` read the stream once; a FIFO is refused."""
+    import os
+
+    dump = KEPLER / "v0.11-node-a.prom"
+    body = dump.read_bytes()
+    command = [sys.executable, "-m", "kepler_reader", "parse", "--format", "json"]
+    whole = subprocess.run(
+        [*command, str(dump)], capture_output=True, check=True, timeout=60
+    )
+    piped = subprocess.run(
+        [*command, "-"], input=body, capture_output=True, check=True, timeout=60
+    )
+    assert piped.stdout == whole.stdout
+    # Process substitution hands over an open pipe as /dev/fd/N.
+    with subprocess.Popen(["cat", str(dump)], stdout=subprocess.PIPE) as cat:
+        assert cat.stdout is not None
+        handle = cat.stdout.fileno()
+        through_fd = subprocess.run(
+            [*command, f"/dev/fd/{handle}"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+            pass_fds=(handle,),
+        )
+    assert through_fd.stdout == whole.stdout
+    fifo = tmp_path / "dump.fifo"
+    os.mkfifo(fifo)
+    refused = subprocess.run(
+        [*command, str(fifo)], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 4
+    assert "a pipe or FIFO" in refused.stderr
