@@ -58,11 +58,13 @@ from .exceptions import (
 from .histograms import Histogram, histograms
 from .kepler import (
     Era,
+    IntervalEnergy,
     KeplerView,
     Registry,
     Workload,
     ZoneSlice,
     detect_era,
+    interval_energy,
     kepler_view,
 )
 from .limits import Limits
@@ -91,6 +93,7 @@ __all__ = [
     "Histogram",
     "IncompleteResponseError",
     "Increase",
+    "IntervalEnergy",
     "KeplerPod",
     "KeplerReaderError",
     "KeplerView",
@@ -151,6 +154,7 @@ __all__ = [
     "fetch",
     "histograms",
     "increase_between",
+    "interval_energy",
     "iter_records",
     "kepler_view",
     "load_recording",

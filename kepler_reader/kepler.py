@@ -42,11 +42,13 @@ __all__ = [
     "REGISTRY",
     "STATES",
     "Era",
+    "IntervalEnergy",
     "KeplerView",
     "Registry",
     "Workload",
     "ZoneSlice",
     "detect_era",
+    "interval_energy",
     "kepler_view",
 ]
 
@@ -708,3 +710,61 @@ def _check_total_unit(
             f"{ratio:.4g} times the sum of its parts; it is used as published.",
         )
     ]
+
+
+_CURR_FAMILY = re.compile(
+    r"pod_curr_energy_in_(pkg|core|uncore|dram|gpu|other)_millijoule"
+)
+
+
+@attrs.frozen(slots=True)
+class IntervalEnergy:
+    """The energy Kepler v0.3 reports for its own last sampling interval, per pod.
+
+    Kepler v0.3 prints, beside each ``pod_total_energy_in_<zone>_millijoule`` counter,
+    a gauge ``pod_curr_energy_in_<zone>_millijoule``: the energy of the exporter's
+    last sampling interval. It is shown as it is, never differenced and never added
+    across scrapes; :func:`~kepler_reader.diff` uses the counters.
+
+    Attributes:
+        namespace: The pod's namespace (``pod_namespace``).
+        pod: The pod's name (``pod_name``).
+        zone: The zone (``package``, ``core``, ``uncore``, ``dram``, ``gpu``,
+            ``other``).
+        joules: The energy of that interval, in joules (the gauge ÷ 1000); the sum
+            when one pod has several series of the zone (one per ``command``).
+    """
+
+    namespace: str
+    pod: str
+    zone: str
+    joules: float
+
+
+def interval_energy(snapshot: Snapshot) -> tuple[IntervalEnergy, ...]:
+    """The per-pod energy of Kepler's last sampling interval, where the era has it.
+
+    Only Kepler v0.3 publishes it (``pod_curr_energy_in_<zone>_millijoule``); other
+    eras give an empty tuple. Rows are in order of first appearance.
+
+    Returns:
+        One :class:`IntervalEnergy` per (namespace, pod, zone), in joules.
+    """
+    totals: dict[tuple[str, str, str], float] = {}
+    for index, family in enumerate(snapshot.families):
+        found = _CURR_FAMILY.fullmatch(family.name)
+        if found is None:
+            continue
+        zone = _ZONE_ALIASES.get(found.group(1), found.group(1))
+        for row in np.flatnonzero(snapshot.family_index == index).tolist():
+            series = snapshot.series[row]
+            key = (
+                series.get("pod_namespace") or "",
+                series.get("pod_name") or "",
+                zone,
+            )
+            totals[key] = totals.get(key, 0.0) + float(snapshot.values[row]) / 1000.0
+    return tuple(
+        IntervalEnergy(namespace=ns, pod=pod, zone=zone, joules=joules)
+        for (ns, pod, zone), joules in totals.items()
+    )

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import kepler_reader as kr
-from tests.paths import CASES
+from tests.paths import CASES, KEPLER
 
 
 def case(name: str) -> kr.Snapshot:
@@ -455,3 +455,18 @@ def test_23_the_meter_window_corrects_the_wrap_too() -> None:
     plain = window(SCRAPES_23, "package", kr.PlausibilityLimits(), 30.0)
     assert plain.totals().node_joules == 56.0 + 20.0
     assert (plain.wraps, plain.resets) == (0, 2)
+
+
+def test_24_curr_gauges_are_exposed_as_interval_energy() -> None:
+    # The energy of Kepler's last sampling interval, per pod and zone, in joules: as
+    # printed (51 mJ, then 49 mJ package), never differenced or summed across scrapes.
+    first, second = (kr.interval_energy(case(name)) for name in SCRAPES_24)
+    by_zone = {e.zone: e.joules for e in first}
+    assert {(e.namespace, e.pod) for e in first} == {("test-1", "nginx-1")}
+    assert by_zone["package"] == pytest.approx(0.051)
+    assert by_zone["dram"] == pytest.approx(0.001)
+    assert by_zone["core"] == 0.0
+    assert {e.zone: e.joules for e in second}["package"] == pytest.approx(0.049)
+    assert (
+        kr.interval_energy(kr.parse((KEPLER / "v0.11-node-a.prom").read_bytes())) == ()
+    )
