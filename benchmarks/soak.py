@@ -1,15 +1,15 @@
-"""Soak: ``record`` and ``top`` against an exporter that churns pods and goes away.
+"""Soak: ``record``, ``top`` and ``serve`` against a churning exporter that goes away.
 
 Run ``python benchmarks/soak.py [--seconds 180] [--interval 0.1]``. It serves bodies
 of :func:`generate.kepler_body` (about 2000 lines; every scrape is the next tick, so
 Job pods come, terminate and vanish) on 127.0.0.1, and closes the port for a third of
 every 9-second cycle (connection refused), then opens it again. Meanwhile one
-``kepler-reader record`` and one ``kepler-reader top`` scrape it every ``--interval``
-seconds. Their resident memory (``VmRSS`` from ``/proc``) is read once a quarter of
-the run has passed (after warm-up) and again at the end; the growth between the two
-must stay under ``--max-growth-mib`` (8 MiB by default). Both are then stopped with
-SIGTERM and must exit 0, and the recording must read back whole: every record
-complete, gaps for the outages.
+``kepler-reader record``, one ``kepler-reader top`` and one ``kepler-reader serve``
+scrape it every ``--interval`` seconds. Their resident memory (``VmRSS`` from
+``/proc``) is read once a quarter of the run has passed (after warm-up) and again at
+the end; the growth between the two must stay under ``--max-growth-mib`` (8 MiB by
+default). All three are then stopped with SIGTERM and must exit 0, and the recording
+must read back whole: every record complete, gaps for the outages.
 
 It prints one JSON object with the figures and exits 1 when a check fails.
 """
@@ -21,6 +21,7 @@ import http.server
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -131,6 +132,14 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def start(args: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "kepler_reader", *args],
@@ -155,6 +164,9 @@ def main() -> int:
             "record": ["record", server.url, "--interval", interval, "--timeout", "1",
                        "-o", str(path)],
             "top": ["top", server.url, "--interval", interval, "--timeout", "1"],
+            "serve": ["serve", server.url, "--interval", interval, "--timeout", "1",
+                      "--window", "1", "--pod-ttl", "5",
+                      "--listen", f"127.0.0.1:{free_port()}"],
         }  # fmt: skip
         processes = {name: start(args) for name, args in commands.items()}
         try:
