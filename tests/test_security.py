@@ -279,12 +279,11 @@ def test_a_url_that_does_not_parse_is_a_scrape_error() -> None:
 
 
 def test_every_test_named_in_security_md_exists() -> None:
-    # The page's tables name the test behind each defence; rows still pending on
-    # another branch name tests that are not here yet.
+    # The page's tables name the test behind each defence: each must exist.
     page = Path(__file__).resolve().parent.parent / "docs" / "security.md"
     named: list[tuple[str, str]] = []
     for line in page.read_text().splitlines():
-        if not line.startswith("|") or "pending" in line:
+        if not line.startswith("|"):
             continue
         current = ""
         for file, name in re.findall(r"(tests/\w+\.py)?::(\w+)", line):
