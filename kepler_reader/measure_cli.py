@@ -38,7 +38,7 @@ from .cli_options import (
 from .exceptions import KeplerReaderError
 from .measurement import Measurement, measurement_to_dict
 from .meter import Meter
-from .output import _grid
+from .output import DIFF_CSV_FIELDS, _grid
 from .plausibility import PlausibilityLimits
 
 __all__ = ["add_measure_parser", "run_measure", "split_command"]
@@ -287,16 +287,7 @@ def _print(
 
 
 _CSV_FIELDS = (
-    "namespace",
-    "pod",
-    "pod_uid",
-    "kind",
-    "joules",
-    "watts",
-    "dynamic_joules",
-    "idle_joules",
-    "counters",
-    "resets",
+    *DIFF_CSV_FIELDS,
     "node",
     "kwh",
     "co2e_grams",

@@ -125,7 +125,8 @@ def delta_json(delta: EnergyDelta) -> str:
     return json.dumps(delta_to_dict(delta), indent=2, ensure_ascii=False)
 
 
-_CSV_FIELDS = (
+#: The columns of ``diff``'s CSV, one row per pod; ``measure`` adds its own after them.
+DIFF_CSV_FIELDS = (
     "namespace",
     "pod",
     "pod_uid",
@@ -143,10 +144,10 @@ def delta_csv(delta: EnergyDelta) -> str:
     """One CSV row per pod (joules and watts), with a header row."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_CSV_FIELDS)
+    writer.writerow(DIFF_CSV_FIELDS)
     for pod in delta.pods:
         row = attrs.asdict(pod)
-        writer.writerow(["" if row[f] is None else row[f] for f in _CSV_FIELDS])
+        writer.writerow(["" if row[f] is None else row[f] for f in DIFF_CSV_FIELDS])
     return out.getvalue()
 
 
