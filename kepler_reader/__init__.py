@@ -18,17 +18,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .delta import (
-    CounterDeltas,
-    EnergyDelta,
-    NamespaceEnergy,
-    NodeEnergy,
-    PodEnergy,
-    align,
-    diff,
-    pod_sums,
-)
-from .dumps import read_dump, write_dump
 from .exceptions import (
     AuthenticationError,
     CredentialError,
@@ -55,22 +44,6 @@ from .exceptions import (
     TLSError,
     UnsupportedQueryError,
 )
-from .histograms import Histogram, histograms
-from .kepler import (
-    Era,
-    IntervalEnergy,
-    KeplerView,
-    Registry,
-    Workload,
-    ZoneSlice,
-    detect_era,
-    interval_energy,
-    kepler_view,
-)
-from .limits import Limits
-from .parser import Parser, StreamParser, parse, sniff_format
-from .recording import Recording, recording_from_snapshots
-from .snapshot import LineProblem, MetricFamily, ParseWarning, Sample, Series, Snapshot
 
 __all__ = [
     "AuthenticationError",
@@ -180,13 +153,47 @@ __all__ = [
     "write_dump",
 ]
 
-# The names below are loaded on first use: those of scraping, serving and measuring
-# need ``requests`` (and through it urllib3, ssl and http.client), and the others
-# (queries, recordings, comparisons, plots) are whole subsystems of their own. So
-# ``import kepler_reader`` costs the parser, the Kepler model and the deltas only.
-# (A lazy name must not be the name of a module of the package: importing the module
-# would set the package attribute to the module.)
+# Every name but the version and the exceptions is loaded on first use, so that
+# ``import kepler_reader`` costs almost nothing: numpy and attrs come with the first
+# parse, ``requests`` (and through it urllib3, ssl and http.client) with the first
+# scrape, and each subsystem (queries, recordings, comparisons, plots, serving) with
+# its first name. (A lazy name must not be the name of a module of the package:
+# importing the module would set the package attribute to the module.)
 _LAZY = {
+    "CounterDeltas": "delta",
+    "EnergyDelta": "delta",
+    "NamespaceEnergy": "delta",
+    "NodeEnergy": "delta",
+    "PodEnergy": "delta",
+    "align": "delta",
+    "diff": "delta",
+    "pod_sums": "delta",
+    "read_dump": "dumps",
+    "write_dump": "dumps",
+    "Histogram": "histogram",
+    "histograms": "histogram",
+    "Era": "kepler",
+    "IntervalEnergy": "kepler",
+    "KeplerView": "kepler",
+    "Registry": "kepler",
+    "Workload": "kepler",
+    "ZoneSlice": "kepler",
+    "detect_era": "kepler",
+    "interval_energy": "kepler",
+    "kepler_view": "kepler",
+    "Limits": "limits",
+    "Parser": "parser",
+    "StreamParser": "parser",
+    "parse": "parser",
+    "sniff_format": "parser",
+    "Recording": "recording",
+    "recording_from_snapshots": "recording",
+    "LineProblem": "snapshot",
+    "MetricFamily": "snapshot",
+    "ParseWarning": "snapshot",
+    "Sample": "snapshot",
+    "Series": "snapshot",
+    "Snapshot": "snapshot",
     "Comparison": "comparison",
     "ComparisonRow": "comparison",
     "compare": "comparison",
@@ -237,8 +244,32 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .comparison import Comparison, ComparisonRow, compare, read_results
+    from .delta import (
+        CounterDeltas,
+        EnergyDelta,
+        NamespaceEnergy,
+        NodeEnergy,
+        PodEnergy,
+        align,
+        diff,
+        pod_sums,
+    )
     from .discovery import KeplerPod, discover, scrapers_for
+    from .dumps import read_dump, write_dump
     from .endpoints import ScrapeResult, scrape_all
+    from .histogram import Histogram, histograms
+    from .kepler import (
+        Era,
+        IntervalEnergy,
+        KeplerView,
+        Registry,
+        Workload,
+        ZoneSlice,
+        detect_era,
+        interval_energy,
+        kepler_view,
+    )
+    from .limits import Limits
     from .measurement import (
         Measurement,
         NamespaceMeasurement,
@@ -247,6 +278,7 @@ if TYPE_CHECKING:
         Trust,
     )
     from .meter import Meter
+    from .parser import Parser, StreamParser, parse, sniff_format
     from .plausibility import PlausibilityLimits, Refusal, check_delta
     from .plot import PowerSeries, plot_comparison, plot_power, power_over_time
     from .promfuncs import Increase, increase_between
@@ -259,10 +291,19 @@ if TYPE_CHECKING:
         read_prometheus_json,
     )
     from .recorder import RecordingWriter, iter_records, read_recording
+    from .recording import Recording, recording_from_snapshots
     from .reexport import DerivedCollector, EndpointState, ServeOptions
     from .replay import ReplayExporter
     from .scraping import Response, Scraper, fetch, scrape
     from .serve import MetricsServer, run_serve
+    from .snapshot import (
+        LineProblem,
+        MetricFamily,
+        ParseWarning,
+        Sample,
+        Series,
+        Snapshot,
+    )
     from .transport import Credentials
     from .window import CounterWindow
 

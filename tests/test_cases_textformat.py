@@ -10,7 +10,7 @@ import math
 import pytest
 
 import kepler_reader as kr
-from kepler_reader.histograms import histograms
+from kepler_reader.histogram import histograms
 from tests.paths import CASES
 
 pytestmark = pytest.mark.usefixtures("parse_mode")

@@ -38,39 +38,70 @@ def test_errors_form_one_tree() -> None:
     assert issubclass(kr.AuthenticationError, kr.HTTPStatusError)
 
 
-def test_import_loads_only_the_core() -> None:
-    """``import kepler_reader`` leaves the HTTP stack and the subsystems unloaded."""
+def test_import_loads_only_the_version_and_the_errors() -> None:
+    """``import kepler_reader`` loads no numpy, attrs, HTTP stack or subsystem."""
     import subprocess
     import sys
 
     probe = (
         "import sys, kepler_reader\n"
-        "print(' '.join(sorted(m for m in sys.modules if m == 'requests' or "
+        "print(' '.join(sorted(m for m in sys.modules if m in "
+        "('requests', 'numpy', 'attr', 'attrs') or "
         "m.startswith(('kepler_reader.', 'matplotlib', 'prometheus_client')))))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.split()
+    assert loaded == ["kepler_reader._version", "kepler_reader.exceptions"]
+
+
+def test_first_use_loads_the_core_without_the_http_stack() -> None:
+    """Parsing loads numpy and the parser, still not ``requests`` or a subsystem."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, kepler_reader as kr\n"
+        "snapshot = kr.parse(b'a 1\\n')\n"
+        "assert float(snapshot.values[0]) == 1.0\n"
+        "print(' '.join(sorted(m for m in sys.modules if m in ('requests', 'numpy') "
+        "or m.startswith(('kepler_reader.', 'matplotlib', 'prometheus_client')))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "numpy" in loaded
+    assert "kepler_reader.parser" in loaded
     assert "requests" not in loaded
     assert not [m for m in loaded if m.startswith(("matplotlib", "prometheus_client"))]
-    assert set(loaded) <= {
-        "kepler_reader._version",
-        "kepler_reader.assembly",
-        "kepler_reader.delta",
-        "kepler_reader.dumps",
-        "kepler_reader.exceptions",
-        "kepler_reader.grammar",
-        "kepler_reader.histograms",
-        "kepler_reader.kepler",
-        "kepler_reader.limits",
-        "kepler_reader.parser",
-        "kepler_reader.recording",
-        "kepler_reader.shortcuts",
-        "kepler_reader.snapshot",
-    }
+    assert not {"kepler_reader.scraping", "kepler_reader.promql"} & set(loaded)
+
+
+def test_a_lazy_name_imported_after_its_module_is_still_the_object() -> None:
+    """Importing a module first does not put the module where a name should be."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import kepler_reader.histogram, kepler_reader.parser, kepler_reader as kr\n"
+        "print(type(kr.histograms).__name__, type(kr.parse).__name__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["function", "function"]
 
 
 def test_every_lazy_name_resolves_to_its_object() -> None:
     for name in kr.__all__:
         value = getattr(kr, name)
         assert getattr(value, "__name__", name) == name or not callable(value), name
+
+
+def test_no_public_name_is_also_a_module_name() -> None:
+    """A module named like a lazy name would replace it once imported."""
+    from pathlib import Path
+
+    package = Path(kr.__file__).parent
+    modules = {path.stem for path in package.glob("*.py")}
+    assert not modules & set(kr.__all__)
