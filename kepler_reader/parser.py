@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import re
 from collections.abc import Iterable
 from itertools import chain
 from sys import intern
@@ -30,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .assembly import OM_TYPES, TEXT_TYPES, Assembly, Deferred
+from .bulk import MIN_RUN, learn_runs, mostly_new
 from .exceptions import LimitExceededError, ParseError
 from .grammar import (
     LineError,
@@ -53,11 +53,13 @@ FORMATS = ("text", "openmetrics")
 
 _BOM = b"\xef\xbb\xbf"
 _SLICE = 1 << 20  # bytes per chunk when a whole body is parsed
-# Bytes that never occur in a Go float; a joined token list without them needs no
-# per-token check beyond float() itself.
-_NOT_FLOAT = re.compile(rb"[^0-9.eE+\-iInNfFaAtTyY]")
+# The bytes of Go floats (digits, sign, point, exponent, Inf, NaN): a joined token
+# list with nothing else in it needs no per-token check beyond float() itself.
+_FLOAT_BYTES = b"0123456789.eE+-iInNfFaAtTyY"
 _MAX_WARNINGS = 1000
 _BOM_NOTE = "A UTF-8 byte-order mark at the start of the body was dropped."
+# Builds a Series without the Python-level __new__ of a named tuple.
+_new_series = tuple.__new__
 _CRLF_NOTE = "CRLF line ends: the carriage return before each line feed was dropped."
 
 
@@ -157,7 +159,7 @@ class Parser:
         self._interned: dict[Series, Series] = {}
         self._names: dict[bytes, str] = {}
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
-        self._shapes: dict[str, tuple[list[str] | None, bool]] = {}
+        self._shapes: dict[str, tuple[tuple[str, ...] | None, bool, bool]] = {}
 
     @property
     def limits(self) -> Limits:
@@ -234,9 +236,15 @@ class Parser:
             # Skipped blocks are never split, so the whole body can go at once.
             stream.feed(data)
             return stream.finish()
-        view = memoryview(data)
-        for start in range(0, len(data), _SLICE):
-            stream.feed(bytes(view[start : start + _SLICE]))
+        # Pieces that end with a line feed leave nothing pending between them, so
+        # each byte is copied once on its way to the line loop.
+        start, size = 0, len(data)
+        while start < size:
+            stop = data.rfind(b"\n", start, start + _SLICE) + 1
+            if stop <= start:
+                stop = start + _SLICE  # inside a long line: the stream joins it
+            stream.feed(data[start:stop])
+            start = stop
         return stream.finish()
 
 
@@ -402,7 +410,9 @@ class StreamParser:
             return
         self._pending = data[cut + 1 :]
         self._pending_size = len(self._pending)
-        if data.find(b"\r\n", 0, cut + 1) >= 0:
+        # One-byte search first: memchr runs at memory speed, a two-byte pattern
+        # does not, and a body without any CR is the usual case.
+        if data.find(b"\r", 0, cut + 1) >= 0 and data.find(b"\r\n", 0, cut + 1) >= 0:
             # The CR of a CRLF pair; a line's other CRs stay (and make it invalid).
             data = data[: cut + 1].replace(b"\r\n", b"\n")
             cut = len(data) - 1
@@ -424,7 +434,12 @@ class StreamParser:
     def _complete_lines(self, data: bytes, end: int) -> None:
         """Read the whole lines ``data[:end]`` (``data[end]`` ends the last one)."""
         if self._parser.prefixes is None:
-            self._lines(data[:end].split(b"\n"), last_is_cut=False)
+            if end == len(data) - 1:  # the usual chunk: it ends with its line feed
+                lines = data.split(b"\n")
+                lines.pop()
+            else:
+                lines = data[:end].split(b"\n")
+            self._lines(lines, last_is_cut=False)
         else:
             self._filtered(data, end, self._parser.prefixes)
 
@@ -526,37 +541,63 @@ class StreamParser:
             self._series_skipped += 1
 
     def _read_lines(self, lines: list[bytes], *, last_is_cut: bool) -> None:
-        """Read whole lines; known series take the short path."""
-        parser = self._parser
-        by_text = parser._by_text
-        prefixes = parser.prefixes
-        simple = self._new_simple_series
+        """Read whole lines; known series take the short path.
+
+        A known series text is never empty, never starts with ``#`` and always
+        passes the family filter (only such lines were remembered), so the short
+        path needs no other test; every other line goes to :meth:`_other_line`.
+        A chunk of mostly new series is first learned in bulk (:mod:`.bulk`).
+        """
+        if len(lines) >= MIN_RUN and mostly_new(self, lines):
+            learn_runs(self, lines)
+        by_text = self._parser._by_text.get
         series_append = self._series.append
         line_append = self._row_lines.append
         tokens: list[bytes] = []
         token_append = tokens.append
+        other = self._other_line
         first_row = len(self._series)
         number = self._number
         last = number + len(lines)
         for line in lines:
             number += 1
-            if not line:
-                continue
-            if line[0] != 0x23:  # "#"
-                if prefixes is not None and not line.startswith(prefixes):
-                    continue
-                text, _, token = line.rpartition(b" ")
-                known = by_text.get(text)
-                if known is None:
-                    known = simple(text, token)
-                if known is not None:
-                    series_append(known)
-                    token_append(token)
-                    line_append(number)
-                    continue
-            self._general_line(number, line, tokens, last_is_cut and number == last)
+            text, _, token = line.rpartition(b" ")
+            known = by_text(text)
+            if known is not None:
+                series_append(known)
+                token_append(token)
+                line_append(number)
+            else:
+                other(number, line, text, token, tokens, last_is_cut and number == last)
         self._number = number
         self._values.append(self._convert(tokens, first_row, lines))
+
+    def _other_line(
+        self,
+        number: int,
+        line: bytes,
+        text: bytes,
+        token: bytes,
+        tokens: list[bytes],
+        is_cut: bool,
+    ) -> None:
+        """A line whose series text is not known yet: a new series, or anything else."""
+        if not line:
+            return
+        if line[0] != 0x23:  # "#"
+            prefixes = self._parser.prefixes
+            if prefixes is not None and not line.startswith(prefixes):
+                return
+            # The same text may have been met earlier in this chunk.
+            known = self._parser._by_text.get(text)
+            if known is None:
+                known = self._new_simple_series(text, token)
+            if known is not None:
+                self._series.append(known)
+                tokens.append(token)
+                self._row_lines.append(number)
+                return
+        self._general_line(number, line, tokens, is_cut)
 
     def _convert(
         self, tokens: list[bytes], first_row: int, lines: list[bytes]
@@ -564,7 +605,7 @@ class StreamParser:
         """Convert one chunk's value tokens to float64; check odd ones one by one."""
         if not tokens:
             return np.empty(0, dtype=np.float64)
-        if _NOT_FLOAT.search(b"".join(tokens)) is None:
+        if not b"".join(tokens).translate(None, _FLOAT_BYTES):
             try:
                 return np.fromiter(
                     map(float, tokens), dtype=np.float64, count=len(tokens)
@@ -729,33 +770,69 @@ class StreamParser:
         ``name{a="x",b="y"} value``: no blanks, escapes or quoted names, no timestamp.
         The series is remembered for the next line or body with the same text.
         Returns None for anything else, which the general rules then read.
+
+        With no backslash in the braces, every quote opens or closes a value, so the
+        pieces between values must read ``NAME=`` then ``,NAME=`` ..., with an
+        optional trailing comma. A family prints the same label names on every
+        line, so that text (the *shape*) is checked once and its verdict kept.
         """
         if not token or b"\t" in token:
             return None
+        parser = self._parser
         brace = text.find(b"{")
-        pairs: tuple[tuple[str, str], ...] | None
         if brace < 0:
-            name, pairs = self._simple_name(text), ()
-        elif text[-1] != 0x7D or b"\\" in text:  # "}", or escapes to undo
-            return None
+            name = self._simple_name(text)
+            if name is None:
+                return None
+            pairs: tuple[tuple[str, str], ...] = ()
+            bounded = False
         else:
+            if text[-1] != 0x7D or b"\\" in text:  # "}", or escapes to undo
+                return None
             name = self._simple_name(text[:brace])
             if name is None:
                 return None
-            pairs = self._simple_labels(text[brace + 1 : -1])
-            if pairs is None or len(pairs) > self._max_labels:
+            try:
+                pieces = text[brace + 1 : -1].decode("utf-8").split('"')
+            except UnicodeDecodeError:
                 return None
+            if not len(pieces) & 1:
+                return None
+            between = "".join(pieces[0::2])
+            shape = parser._shapes.get(between)
+            if shape is None:
+                shape = parser._shapes[between] = self._shape(between)
+            names, ordered, bounded = shape
+            if names is None or len(pieces) != 2 * len(names) + 1:
+                return None
+            listed = list(zip(names, pieces[1::2], strict=True))
+            if not ordered:
+                listed.sort()
+            # Label pairs are interned: most (node, zone, state) repeat across series.
+            cache = parser._pairs.setdefault
+            pairs = tuple(map(cache, listed, listed))
             if len(text) > self._short_text and self._long_label(pairs):
                 return None  # the general rules word the error
-        if name is None:
+        key = _new_series(Series, (name, pairs))
+        series = parser._interned.setdefault(key, key)
+        if bounded and self._suspect(series):
             return None
-        key = Series(name, pairs)
-        series = self._parser._interned.setdefault(key, key)
-        bounded = b'le="' in text or b'quantile="' in text
-        if pairs and bounded and self._suspect(series):
-            return None
-        self._parser._by_text[text] = series
+        parser._by_text[text] = series
         return series
+
+    def _shape(self, between: str) -> tuple[tuple[str, ...] | None, bool, bool]:
+        """The verdict on one label shape: names, whether sorted, whether bounded.
+
+        Names are None for a shape the short path does not take: not plain, a name
+        repeated, or more labels than ``limits.max_labels_per_series`` (the general
+        rules word that error). *Bounded* shapes carry ``le`` or ``quantile``, whose
+        values must read as floats.
+        """
+        names, ordered = label_shape(between)
+        if names is None or len(names) > self._max_labels:
+            return None, False, False
+        bounded = "le" in names or "quantile" in names
+        return tuple(names), ordered, bounded
 
     def _simple_name(self, raw: bytes) -> str | None:
         names = self._parser._names
@@ -763,35 +840,6 @@ class StreamParser:
         if name is None and NAME_ONLY.fullmatch(raw) is not None:
             name = names[raw] = intern(raw.decode("ascii"))
         return name
-
-    def _simple_labels(self, block: bytes) -> tuple[tuple[str, str], ...] | None:
-        """Split ``a="x",b="y"`` at its quotes; None unless it is exactly that shape.
-
-        With no backslash in it, every quote opens or closes a value, so the pieces
-        between values must read ``NAME=`` then ``,NAME=`` ..., with an optional
-        trailing comma: one short regex checks all of them at once.
-        """
-        try:
-            pieces = block.decode("utf-8").split('"')
-        except UnicodeDecodeError:
-            return None
-        if len(pieces) % 2 == 0:
-            return None
-        between = "".join(pieces[0::2])
-        # A family prints the same label names on every line: checked once per shape.
-        shapes = self._parser._shapes
-        shape = shapes.get(between)
-        if shape is None:
-            shape = shapes[between] = label_shape(between)
-        names, ordered = shape
-        if names is None or len(pieces) != 2 * len(names) + 1:
-            return None
-        cache = self._parser._pairs
-        pairs = list(zip(names, pieces[1::2], strict=True))
-        if not ordered:
-            pairs.sort()
-        # Label pairs are interned: most (node, zone, state) repeat across series.
-        return tuple(map(cache.setdefault, pairs, pairs))
 
     def _intern(self, name: str, labels: tuple[tuple[str, str], ...]) -> Series:
         # Repeated label names and values are stored once (sys.intern).

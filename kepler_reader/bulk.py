@@ -1,0 +1,119 @@
+"""Learning the new series of a chunk in bulk, a family at a time.
+
+A parser meeting an endpoint for the first time knows none of its series, and reading
+them one line at a time costs a few microseconds of Python each. Exporters print a
+family's lines one after another with the same label names in the same order, so
+a *run* of lines sharing a sample name can be read with a handful of calls that each
+cover the whole run: one ``join``, one ``decode``, one ``split`` at the quotes, one
+list comparison that checks every line's spelling at once, and ``map`` to build the
+label pairs and series.
+
+The bulk reader only ever *teaches* the parser series texts, exactly as
+:meth:`~kepler_reader.parser.StreamParser._new_simple_series` would have learned
+them one by one; the line loop then reads the run as known lines. A run it has any
+doubt about (an escape, a blank, a timestamp, labels out of order, a trailing comma,
+invalid UTF-8, a long label, an ``le`` or ``quantile`` label, a token with a tab) is
+left alone, and its lines take the one-by-one path with all its checks and errors.
+"""
+
+from __future__ import annotations
+
+from itertools import cycle, groupby, repeat
+from operator import itemgetter
+from typing import TYPE_CHECKING
+
+from .snapshot import Series
+
+if TYPE_CHECKING:
+    from .parser import StreamParser
+
+__all__ = ["MIN_RUN", "learn_runs", "mostly_new"]
+
+#: Shorter runs are read one line at a time: the bulk calls would not pay off.
+MIN_RUN = 16
+# Lines probed to tell a chunk of mostly new series from one of mostly known ones.
+_PROBE_STEP = 61
+
+_first = itemgetter(0)
+_second = itemgetter(1)
+_third = itemgetter(2)
+_new_series = tuple.__new__
+
+
+def mostly_new(stream: StreamParser, lines: list[bytes]) -> bool:
+    """Whether most of a sample of ``lines`` have series texts the parser lacks.
+
+    Comment and blank lines count as new; a chunk of a known body has few of them.
+    """
+    known = stream._parser._by_text
+    probes = lines[_PROBE_STEP // 2 :: _PROBE_STEP] or lines[:1]
+    new = sum(1 for line in probes if line.rpartition(b" ")[0] not in known)
+    return 2 * new > len(probes)
+
+
+def learn_runs(stream: StreamParser, lines: list[bytes]) -> None:
+    """Teach ``stream``'s parser the plain series texts of ``lines``, run by run.
+
+    Nothing is appended to the snapshot: the caller's line loop still reads every
+    line, in order, and finds the learned ones known. Lines are whole, without
+    their line feed.
+    """
+    parts = list(map(bytes.rpartition, lines, repeat(b" ")))
+    texts = list(map(_first, parts))
+    tokens = list(map(_third, parts))
+    names = map(_first, map(bytes.partition, texts, repeat(b"{")))
+    for raw, group in groupby(zip(names, texts, tokens, strict=True), key=_first):
+        run = list(group)
+        if len(run) >= MIN_RUN:
+            _learn_run(stream, raw, list(map(_second, run)), list(map(_third, run)))
+
+
+def _learn_run(
+    stream: StreamParser, raw: bytes, texts: list[bytes], tokens: list[bytes]
+) -> None:
+    """Learn one run of lines whose texts all start with ``raw`` + ``{``."""
+    parser = stream._parser
+    first = texts[0]
+    if len(first) <= len(raw) or not first.endswith(b"}"):
+        return
+    prefixes = parser.prefixes
+    if prefixes is not None and not all(map(bytes.startswith, texts, repeat(prefixes))):
+        return
+    if not all(tokens) or b"\t" in b"".join(tokens):
+        return
+    if max(map(len, texts)) > stream._short_text:
+        return  # a label may be over its length limit: checked line by line
+    joined = b"\n".join(texts)
+    if b"\\" in joined:
+        return
+    name = stream._simple_name(raw)
+    if name is None:
+        return
+    try:
+        pieces = joined.decode("utf-8").split('"')
+        between = "".join(first[len(raw) + 1 : -1].decode("utf-8").split('"')[0::2])
+    except UnicodeDecodeError:
+        return
+    shape = parser._shapes.get(between)
+    if shape is None:
+        shape = parser._shapes[between] = stream._shape(between)
+    label_names, ordered, bounded = shape
+    if not label_names or not ordered or bounded:
+        return
+    width, count = len(label_names), len(texts)
+    if len(pieces) != 2 * width * count + 1:
+        return
+    # What lies between the values of a run of plain lines, line after line:
+    # 'name{a=' ',b=' ... '}\nname{a=' ',b=' ... '}'. One comparison checks them all.
+    head = f"{name}{{{label_names[0]}="
+    middles = [f",{label}=" for label in label_names[1:]]
+    expected = [head, *(([*middles, "}\n" + head]) * (count - 1)), *middles, "}"]
+    if pieces[0::2] != expected:
+        return
+    pairs = list(zip(cycle(label_names), pieces[1::2]))
+    # Label pairs are interned: most (node, zone, state) repeat across series.
+    pairs = list(map(parser._pairs.setdefault, pairs, pairs))
+    labels = zip(*[iter(pairs)] * width, strict=True)
+    made = list(map(_new_series, repeat(Series), zip(repeat(name), labels)))
+    interned = map(parser._interned.setdefault, made, made)
+    parser._by_text.update(zip(texts, interned, strict=True))
