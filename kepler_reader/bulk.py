@@ -31,6 +31,9 @@ __all__ = ["MIN_RUN", "learn_runs", "mostly_new"]
 
 #: Shorter runs are read one line at a time: the bulk calls would not pay off.
 MIN_RUN = 16
+# Lines learned at once: large enough for the bulk calls to pay off, small enough
+# that their temporaries die young.
+_BATCH = 128
 # Lines probed to tell a chunk of mostly new series from one of mostly known ones.
 _PROBE_STEP = 61
 
@@ -83,14 +86,10 @@ def _learn_run(
         return
     if max(map(len, texts)) > stream._short_text:
         return  # a label may be over its length limit: checked line by line
-    joined = b"\n".join(texts)
-    if b"\\" in joined:
-        return
     name = stream._simple_name(raw)
     if name is None:
         return
     try:
-        pieces = joined.decode("utf-8").split('"')
         between = "".join(first[len(raw) + 1 : -1].decode("utf-8").split('"')[0::2])
     except UnicodeDecodeError:
         return
@@ -100,20 +99,41 @@ def _learn_run(
     label_names, ordered, bounded = shape
     if not label_names or not ordered or bounded:
         return
-    width, count = len(label_names), len(texts)
-    if len(pieces) != 2 * width * count + 1:
-        return
-    # What lies between the values of a run of plain lines, line after line:
+    # What lies between the values of plain lines, line after line:
     # 'name{a=' ',b=' ... '}\nname{a=' ',b=' ... '}'. One comparison checks them all.
     head = f"{name}{{{label_names[0]}="
     middles = [f",{label}=" for label in label_names[1:]]
-    expected = [head, *(([*middles, "}\n" + head]) * (count - 1)), *middles, "}"]
-    if pieces[0::2] != expected:
+    pattern = [*middles, "}\n" + head]
+    # A batch at a time, so that the many short-lived pieces and pairs of one batch
+    # are freed before the garbage collector has to look at them.
+    for start in range(0, len(texts), _BATCH):
+        batch = texts[start : start + _BATCH]
+        expected = [head, *(pattern * (len(batch) - 1)), *middles, "}"]
+        _learn_batch(stream, name, label_names, batch, expected)
+
+
+def _learn_batch(
+    stream: StreamParser,
+    name: str,
+    label_names: tuple[str, ...],
+    texts: list[bytes],
+    expected: list[str],
+) -> None:
+    """Learn the plain lines ``texts`` of one run, or none of them."""
+    joined = b"\n".join(texts)
+    if b"\\" in joined:
         return
+    try:
+        pieces = joined.decode("utf-8").split('"')
+    except UnicodeDecodeError:
+        return
+    if len(pieces) != 2 * len(expected) - 1 or pieces[0::2] != expected:
+        return
+    parser = stream._parser
     pairs = list(zip(cycle(label_names), pieces[1::2]))
     # Label pairs are interned: most (node, zone, state) repeat across series.
     pairs = list(map(parser._pairs.setdefault, pairs, pairs))
-    labels = zip(*[iter(pairs)] * width, strict=True)
+    labels = zip(*[iter(pairs)] * len(label_names), strict=True)
     made = list(map(_new_series, repeat(Series), zip(repeat(name), labels)))
     interned = map(parser._interned.setdefault, made, made)
     parser._by_text.update(zip(texts, interned, strict=True))
