@@ -178,7 +178,7 @@ class Assembly:
                 "the OpenMetrics body does not end with '# EOF': it is cut off",
             )
             return
-        lines = np.asarray(s._row_lines, dtype=np.int64)
+        lines = s._row_line_numbers()
         late_rows = np.flatnonzero(lines > s._eof_line)
         keep[late_rows] = False
         late = s._after_eof
@@ -332,7 +332,7 @@ class Assembly:
         limit = s._max_families
         first = order[limit]
         rows = np.flatnonzero((family_index == limit) & keep)
-        number = s._row_lines[int(rows[0])] if rows.size else s._number
+        number = s._row_line(int(rows[0])) if rows.size else s._number
         if not s.lenient:
             raise s._limit_error(
                 number,
@@ -430,7 +430,7 @@ class Assembly:
                     f"{value!r}"
                 )
                 text, offset = suspect.text, max(suspect.offset, 0)
-            s._fail(s._row_lines[row], text, offset, reason)
+            s._fail(s._row_line(row), text, offset, reason)
             keep[row] = False
 
     def _render(self, row: int, values: npt.NDArray[np.float64]) -> bytes:
@@ -480,7 +480,7 @@ class Assembly:
             if earlier == row:
                 continue
             keep[row] = False
-            number, seen = s._row_lines[row], s._row_lines[earlier]
+            number, seen = s._row_line(row), s._row_line(earlier)
             a, b = float(values[row]), float(values[earlier])
             if a == b or (a != a and b != b):
                 s._warn(
@@ -510,6 +510,6 @@ class Assembly:
         s = self.stream
         for row in negative[:100].tolist():
             s._warn(
-                s._row_lines[row],
+                s._row_line(row),
                 f"Negative counter value {float(values[row])!r} for {s._series[row]}.",
             )

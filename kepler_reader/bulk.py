@@ -18,7 +18,7 @@ left alone, and its lines take the one-by-one path with all its checks and error
 
 from __future__ import annotations
 
-from itertools import cycle, groupby, repeat
+from itertools import groupby, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -58,8 +58,8 @@ def learn_runs(stream: StreamParser, lines: list[bytes]) -> None:
     """Teach ``stream``'s parser the plain series texts of ``lines``, run by run.
 
     Nothing is appended to the snapshot: the caller's line loop still reads every
-    line, in order, and finds the learned ones known. Lines are whole, without
-    their line feed.
+    line, in order, and finds the learned ones known. Lines are whole, with or
+    without their line feed.
     """
     parts = list(map(bytes.rpartition, lines, repeat(b" ")))
     texts = list(map(_first, parts))
@@ -82,7 +82,8 @@ def _learn_run(
     prefixes = parser.prefixes
     if prefixes is not None and not all(map(bytes.startswith, texts, repeat(prefixes))):
         return
-    if not all(tokens) or b"\t" in b"".join(tokens):
+    # As the line rules: no empty value, no tab (a line may keep its line feed).
+    if b"" in tokens or b"\n" in tokens or b"\t" in b"".join(tokens):
         return
     if max(map(len, texts)) > stream._short_text:
         return  # a label may be over its length limit: checked line by line
@@ -130,10 +131,24 @@ def _learn_batch(
     if len(pieces) != 2 * len(expected) - 1 or pieces[0::2] != expected:
         return
     parser = stream._parser
-    pairs = list(zip(cycle(label_names), pieces[1::2]))
-    # Label pairs are interned: most (node, zone, state) repeat across series.
-    pairs = list(map(parser._pairs.setdefault, pairs, pairs))
-    labels = zip(*[iter(pairs)] * len(label_names), strict=True)
+    values = pieces[1::2]
+    width = len(label_names)
+    # Label pairs are interned, a label at a time: most values (node, zone, state)
+    # repeat across series, and a known value costs one lookup of its string,
+    # with no pair built. Only new values get a pair.
+    columns = []
+    for at, label in enumerate(label_names):
+        known = parser._label_values.get(label)
+        if known is None:
+            known = parser._label_values[label] = {}
+        column = values[at::width]
+        pairs = list(map(known.get, column))
+        if None in pairs:
+            new = set(column).difference(known)
+            known.update(zip(new, zip(repeat(label), new), strict=True))
+            pairs = list(map(known.__getitem__, column))
+        columns.append(pairs)
+    labels = zip(*columns, strict=True)
     made = list(map(_new_series, repeat(Series), zip(repeat(name), labels)))
     interned = map(parser._interned.setdefault, made, made)
     parser._by_text.update(zip(texts, interned, strict=True))
