@@ -20,6 +20,11 @@ parse column reads a body of the same size and shape:
   only the families ``kepler-reader diff`` needs; ``n/a`` while the parser has no
   ``families`` parameter.
 
+The columns are timed in rounds (as many as the cold repeats): each round runs
+``prometheus_client`` once, the cold parse once, the next ticks warm and the filtered
+parses, so that every column meets the same spells of a noisy machine, and each column
+keeps its best time over the rounds.
+
 Throughput is the number of samples in the body divided by the best wall time, for
 every column (the filtered parser keeps fewer, but reads them all). Memory is the
 ``tracemalloc`` peak during one parse (cold: a new parser on the tick-0 body; warm:
@@ -251,11 +256,15 @@ class Bodies:
         return body
 
 
-def time_warm(parser: kr.Parser, bodies: Bodies, ticks: range) -> float:
-    """Best time of ``parser`` on each tick in turn (bodies generated beforehand)."""
-    for tick in ticks:
-        bodies[tick]
-    return min(timed(partial(parser.parse, bodies[tick])) for tick in ticks)
+def parse_fresh(make: Callable[[], kr.Parser], body: bytes) -> Snapshot:
+    """``body`` parsed by a new parser from ``make`` (a cold filtered parse)."""
+    return make().parse(body)
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """``total`` repeats over ``parts`` rounds, the first rounds taking the rest."""
+    share, rest = divmod(total, parts)
+    return [share + (1 if i < rest else 0) for i in range(parts)]
 
 
 def measure_parse(
@@ -264,11 +273,19 @@ def measure_parse(
     make_filtered: Callable[[], kr.Parser] | None,
     progress: Callable[[str], None],
 ) -> ParseRow:
-    """Run every parse column for one body size."""
+    """Run every parse column for one body size, interleaved round by round.
+
+    Each round times prometheus_client once, our cold parse once, then the next
+    ticks with the warm parsers, so that every column sees the same spells of a
+    noisy machine; the best of each column over the rounds is kept.
+    """
     bodies = Bodies(lines)
     body = bodies[1]
-    repeats = plan.cold_repeats[lines]
-    ticks = range(1, plan.warm_repeats[lines] + 1)
+    rounds = plan.cold_repeats[lines]
+    warm_rounds = split_evenly(plan.warm_repeats[lines], rounds)
+    ticks = range(1, plan.warm_repeats[lines] + 2)
+    for tick in ticks:
+        bodies[tick]  # generated before any timing
     counts: dict[str, int] = {}
 
     def count(key: str) -> Callable[[object], None]:
@@ -280,41 +297,62 @@ def measure_parse(
 
         return store
 
-    progress(f"{lines} lines: prometheus_client x{repeats}")
-    text = body.decode()
-    prometheus = best_of(repeats, partial(consume_prometheus, text), count("prom"))
-    text = ""
-
-    progress(f"{lines} lines: cold x{repeats}")
-    cold = best_of(repeats, partial(kr.parse, body), count("ours"))
-
-    # The warm parser learns tick 0, under tracemalloc when memory is measured.
-    progress(f"{lines} lines: warm x{len(ticks)}")
+    # The warm parsers learn tick 0, the full one under tracemalloc when memory is
+    # measured.
     memory = lines in plan.memory_sizes
     parser = kr.Parser()
     peak_cold = traced_peak(partial(parser.parse, bodies[0])) if memory else None
     if not memory:
         parser.parse(bodies[0])
-    warm = time_warm(parser, bodies, ticks)
-    peak_warm = None
-    if memory:
-        peak_warm = traced_peak(partial(parser.parse, bodies[ticks[-1] + 1]))
+    filtered = make_filtered() if make_filtered is not None else None
+    if filtered is not None:
+        filtered.parse(bodies[0])
+
+    text = body.decode()
+    times: dict[str, list[float]] = {
+        "prometheus": [],
+        "cold": [],
+        "warm": [],
+        "filtered_cold": [],
+        "filtered_warm": [],
+    }
+    tick = 1
+    for number, warm_count in enumerate(warm_rounds, 1):
+        progress(f"{lines} lines: round {number} of {rounds}")
+        prom = partial(consume_prometheus, text)
+        times["prometheus"].append(timed(prom, count("prom")))
+        times["cold"].append(timed(partial(kr.parse, body), count("ours")))
+        for _ in range(warm_count):
+            times["warm"].append(timed(partial(parser.parse, bodies[tick])))
+            if filtered is not None:
+                times["filtered_warm"].append(
+                    timed(partial(filtered.parse, bodies[tick]))
+                )
+            tick += 1
+        if make_filtered is not None:
+            fresh = partial(parse_fresh, make_filtered, body)
+            times["filtered_cold"].append(timed(fresh))
+    text = ""
+    peak_warm = traced_peak(partial(parser.parse, bodies[tick])) if memory else None
 
     samples = counts["ours"]
-    row = ParseRow(lines, len(body), samples, prometheus, cold, warm)
+    row = ParseRow(
+        lines,
+        len(body),
+        samples,
+        min(times["prometheus"]),
+        min(times["cold"]),
+        min(times["warm"]),
+    )
     row.peak_cold, row.peak_warm = peak_cold, peak_warm
+    if times["filtered_cold"]:
+        row.filtered_cold = min(times["filtered_cold"])
+        row.filtered_warm = min(times["filtered_warm"])
     if counts["prom"] != samples:
         row.notes.append(
             f"{short(lines)} lines: prometheus_client read {counts['prom']:,} samples, "
             f"kepler_reader {samples:,}."
         )
-    if make_filtered is not None:
-        progress(f"{lines} lines: filtered x{repeats} and x{len(ticks)}")
-        factory = make_filtered
-        row.filtered_cold = best_of(repeats, lambda: factory().parse(body))
-        filtered = factory()
-        filtered.parse(bodies[0])
-        row.filtered_warm = time_warm(filtered, bodies, ticks)
     return row
 
 
