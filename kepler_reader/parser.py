@@ -5,9 +5,12 @@ so the parser remembers, for each *series text* it has validated (the bytes of a
 before its last space, e.g. ``kepler_pod_cpu_joules_total{...,zone="package"}``), the
 interned :class:`~kepler_reader.snapshot.Series` it stands for. A line whose series text
 is known costs one ``rpartition`` and one dictionary lookup; its value token is kept as
-bytes and the tokens of a chunk are converted to float64 in one pass. Every other line
-(comments, timestamps, blanks inside braces, escapes, errors) goes through the general
-line rules in :mod:`kepler_reader.grammar`, which also produce the error messages.
+bytes and the tokens of a chunk are converted to float64 in one pass. A chunk of mostly
+new series (the first scrape) is first learned a family at a time by
+:mod:`kepler_reader.bulk`. A new series in the plainest spelling is learned line by line
+by a short path; every other line (comments, timestamps, blanks inside braces, escapes,
+errors) goes through the general line rules in :mod:`kepler_reader.grammar`, which also
+produce the error messages.
 
 Bodies are read in chunks of whole lines (:class:`StreamParser`), so a body fed whole,
 byte by byte or in any other split gives the same snapshot, and memory follows the
