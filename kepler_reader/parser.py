@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_right
 from collections.abc import Iterable
 from io import BytesIO
 from itertools import chain
@@ -286,7 +287,8 @@ class StreamParser:
         # before its first line, its line count, the numbers of its lines that gave
         # no row), and spelled out only when a message needs it.
         self._row_parts: list[tuple[int, int, list[int]]] = []
-        self._row_line_cache: npt.NDArray[np.int64] | None = None
+        self._part_rows: list[int] = []  # the first row of each part
+        self._part_numbers: dict[int, npt.NDArray[np.int64]] = {}
         self._metadata: dict[str, _Metadata] = {}
         self._stamps: list[Deferred] = []
         self._exemplars: list[Deferred] = []
@@ -581,7 +583,7 @@ class StreamParser:
                 no_row.append(number)
         self._number = number
         self._row_parts.append((before, len(lines), no_row))
-        self._row_line_cache = None
+        self._part_rows.append(first_row)
         self._values.append(self._convert(tokens, first_row, lines))
 
     def _other_line(
@@ -612,21 +614,28 @@ class StreamParser:
 
     def _row_line(self, row: int) -> int:
         """The number of the line that row ``row`` was read from."""
-        return int(self._row_line_numbers()[row])
+        part = bisect_right(self._part_rows, row) - 1
+        before, _, no_row = self._row_parts[part]
+        offset = row - self._part_rows[part]
+        if not no_row:
+            return before + 1 + offset
+        numbers = self._part_numbers.get(part)
+        if numbers is None:
+            numbers = self._part_numbers[part] = self._numbers_of(part)
+        return int(numbers[offset])
+
+    def _numbers_of(self, part: int) -> npt.NDArray[np.int64]:
+        """The line numbers of the rows of one part, in row order."""
+        before, count, no_row = self._row_parts[part]
+        numbers = np.arange(before + 1, before + count + 1, dtype=np.int64)
+        if no_row:
+            numbers = np.delete(numbers, np.asarray(no_row) - (before + 1))
+        return numbers
 
     def _row_line_numbers(self) -> npt.NDArray[np.int64]:
-        """The line number of every row so far, in row order."""
-        if self._row_line_cache is None:
-            pieces = []
-            for before, count, no_row in self._row_parts:
-                numbers = np.arange(before + 1, before + count + 1, dtype=np.int64)
-                if no_row:
-                    numbers = np.delete(numbers, np.asarray(no_row) - (before + 1))
-                pieces.append(numbers)
-            self._row_line_cache = (
-                np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int64)
-            )
-        return self._row_line_cache
+        """The line number of every row, in row order."""
+        pieces = [self._numbers_of(part) for part in range(len(self._row_parts))]
+        return np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int64)
 
     def _convert(
         self, tokens: list[bytes], first_row: int, lines: list[bytes]

@@ -376,3 +376,24 @@ def test_openmetrics_samples_after_eof_are_dropped() -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="format must be one of"):
         kr.parse(b"a 1\n", format="bogus")
+
+
+def test_warm_errors_name_their_lines_among_comments_and_blanks() -> None:
+    # Row line numbers are worked out from the lines that gave no row: comments,
+    # blanks and a bad new series here, in a body long enough for several chunks.
+    known = "".join(f'a_total{{pod="p{i}"}} {i}\n' for i in range(30_000)).encode()
+    warm = kr.Parser(lenient=True)
+    warm.parse(known)
+    lines = [f'a_total{{pod="p{i}"}} {i}' for i in range(30_000)]
+    for at in (5, 900, 17_000, 29_000):
+        lines[at] = f'a_total{{pod="p{at}"}} x{at}'
+    lines.insert(8_000, "# HELP a_total Joules.")
+    lines.insert(8_001, "")
+    lines.insert(20_000, 'b{pod="q"} oops')
+    snap = warm.parse(("\n".join(lines) + "\n").encode())
+    expected = sorted(
+        i + 1 for i, line in enumerate(lines) if " x" in line or line.endswith("oops")
+    )
+    assert [e.line for e in snap.errors] == expected
+    assert all(e.text == lines[e.line - 1] for e in snap.errors)
+    assert len(snap) == 30_000 - 4
