@@ -38,38 +38,36 @@ def test_errors_form_one_tree() -> None:
     assert issubclass(kr.AuthenticationError, kr.HTTPStatusError)
 
 
-def test_import_loads_only_the_version_and_the_errors() -> None:
-    """``import kepler_reader`` loads no numpy, attrs, HTTP stack or subsystem."""
+def _printed_by(program: str) -> list[str]:
+    """The words a fresh interpreter prints running ``program``."""
     import subprocess
     import sys
 
-    probe = (
-        "import sys, kepler_reader\n"
-        "print(' '.join(sorted(m for m in sys.modules if m in "
-        "('requests', 'numpy', 'attr', 'attrs') or "
-        "m.startswith(('kepler_reader.', 'matplotlib', 'prometheus_client')))))"
-    )
-    loaded = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    return subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
     ).stdout.split()
+
+
+_LOADED = (
+    "print(' '.join(sorted(m for m in sys.modules if m in "
+    "('requests', 'numpy', 'attr', 'attrs') or "
+    "m.startswith(('kepler_reader.', 'matplotlib', 'prometheus_client')))))"
+)
+
+
+def test_import_loads_only_the_version_and_the_errors() -> None:
+    """``import kepler_reader`` loads no numpy, attrs, HTTP stack or subsystem."""
+    loaded = _printed_by("import sys, kepler_reader\n" + _LOADED)
     assert loaded == ["kepler_reader._version", "kepler_reader.exceptions"]
 
 
 def test_first_use_loads_the_core_without_the_http_stack() -> None:
     """Parsing loads numpy and the parser, still not ``requests`` or a subsystem."""
-    import subprocess
-    import sys
-
-    probe = (
+    loaded = _printed_by(
         "import sys, kepler_reader as kr\n"
         "snapshot = kr.parse(b'a 1\\n')\n"
-        "assert float(snapshot.values[0]) == 1.0\n"
-        "print(' '.join(sorted(m for m in sys.modules if m in ('requests', 'numpy') "
-        "or m.startswith(('kepler_reader.', 'matplotlib', 'prometheus_client')))))"
+        "assert float(snapshot.values[0]) == 1.0\n" + _LOADED
     )
-    loaded = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout.split()
     assert "numpy" in loaded
     assert "kepler_reader.parser" in loaded
     assert "requests" not in loaded
@@ -79,16 +77,10 @@ def test_first_use_loads_the_core_without_the_http_stack() -> None:
 
 def test_a_lazy_name_imported_after_its_module_is_still_the_object() -> None:
     """Importing a module first does not put the module where a name should be."""
-    import subprocess
-    import sys
-
-    probe = (
+    out = _printed_by(
         "import kepler_reader.histogram, kepler_reader.parser, kepler_reader as kr\n"
         "print(type(kr.histograms).__name__, type(kr.parse).__name__)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout.split()
     assert out == ["function", "function"]
 
 
