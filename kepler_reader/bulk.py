@@ -3,17 +3,18 @@
 A parser meeting an endpoint for the first time knows none of its series, and reading
 them one line at a time costs a few microseconds of Python each. Exporters print a
 family's lines one after another with the same label names in the same order, so
-a *run* of lines sharing a sample name can be read with a handful of calls that each
-cover the whole run: one ``join``, one ``decode``, one ``split`` at the quotes, one
-list comparison that checks every line's spelling at once, and ``map`` to build the
-label pairs and series.
+a *run* of lines sharing a sample name can be read a batch of lines at a time with a
+handful of calls that each cover the whole batch: one ``join``, one ``decode``, one
+``split`` at the quotes, one list comparison that checks every line's spelling at
+once, and ``map`` to look up the label values and build the series.
 
 The bulk reader only ever *teaches* the parser series texts, exactly as
 :meth:`~kepler_reader.parser.StreamParser._new_simple_series` would have learned
-them one by one; the line loop then reads the run as known lines. A run it has any
-doubt about (an escape, a blank, a timestamp, labels out of order, a trailing comma,
-invalid UTF-8, a long label, an ``le`` or ``quantile`` label, a token with a tab) is
-left alone, and its lines take the one-by-one path with all its checks and errors.
+them one by one; the line loop then reads the run as known lines. A run or batch it
+has any doubt about (an escape, a blank, a timestamp, labels out of order, a trailing
+comma, invalid UTF-8, a long label, an ``le`` or ``quantile`` label, a token with a
+tab) is left alone, and its lines take the one-by-one path with all its checks and
+errors.
 """
 
 from __future__ import annotations
