@@ -61,46 +61,77 @@ def learn_runs(stream: StreamParser, lines: list[bytes]) -> None:
     Nothing is appended to the snapshot: the caller's line loop still reads every
     line, in order, and finds the learned ones known. Lines are whole, with or
     without their line feed.
+
+    A text that also stands on a line the bulk reader leaves alone (say with an
+    empty value, or a tab before a timestamp) is not learned here: the line loop
+    must meet that line with the text still unknown if it comes first, as a line
+    by line reading would. Left out, the text is learned by the line loop itself
+    at its first plain line, so nothing else changes.
     """
     parts = list(map(bytes.rpartition, lines, repeat(b" ")))
     texts = list(map(_first, parts))
     tokens = list(map(_third, parts))
     names = map(_first, map(bytes.partition, texts, repeat(b"{")))
+    learned: list[tuple[list[bytes], list[Series]]] = []
+    left: list[bytes] = []
     for raw, group in groupby(zip(names, texts, tokens, strict=True), key=_first):
         run = list(group)
-        if len(run) >= MIN_RUN:
-            _learn_run(stream, raw, list(map(_second, run)), list(map(_third, run)))
+        run_texts = list(map(_second, run))
+        if len(run) < MIN_RUN:
+            left += run_texts
+            continue
+        for batch, made in _learn_run(stream, raw, run_texts, list(map(_third, run))):
+            if made is None:
+                left += batch
+            else:
+                learned.append((batch, made))
+    known = stream._parser._by_text
+    unsafe = set(left)
+    for batch, made in learned:
+        pairs = zip(batch, made, strict=True)
+        if unsafe.isdisjoint(batch):
+            known.update(pairs)
+        else:
+            known.update(pair for pair in pairs if pair[0] not in unsafe)
+
+
+_Batch = tuple[list[bytes], list[Series] | None]
 
 
 def _learn_run(
     stream: StreamParser, raw: bytes, texts: list[bytes], tokens: list[bytes]
-) -> None:
-    """Learn one run of lines whose texts all start with ``raw`` + ``{``."""
+) -> list[_Batch]:
+    """Read one run of lines whose texts all start with ``raw`` + ``{``.
+
+    Returns its batches of texts, each with its series, or with None where the
+    batch is left to the line rules.
+    """
     parser = stream._parser
+    refused: list[_Batch] = [(texts, None)]
     first = texts[0]
     if len(first) <= len(raw) or not first.endswith(b"}"):
-        return
+        return refused
     prefixes = parser.prefixes
     if prefixes is not None and not all(map(bytes.startswith, texts, repeat(prefixes))):
-        return
+        return refused
     # As the line rules: no empty value, no tab (a line may keep its line feed).
     if b"" in tokens or b"\n" in tokens or b"\t" in b"".join(tokens):
-        return
+        return refused
     if max(map(len, texts)) > stream._short_text:
-        return  # a label may be over its length limit: checked line by line
+        return refused  # a label may be over its length limit: checked line by line
     name = stream._simple_name(raw)
     if name is None:
-        return
+        return refused
     try:
         between = "".join(first[len(raw) + 1 : -1].decode("utf-8").split('"')[0::2])
     except UnicodeDecodeError:
-        return
+        return refused
     shape = parser._shapes.get(between)
     if shape is None:
         shape = parser._shapes[between] = stream._shape(between)
     label_names, ordered, bounded = shape
     if not label_names or not ordered or bounded:
-        return
+        return refused
     # What lies between the values of plain lines, line after line:
     # 'name{a=' ',b=' ... '}\nname{a=' ',b=' ... '}'. One comparison checks them all.
     head = f"{name}{{{label_names[0]}="
@@ -108,29 +139,31 @@ def _learn_run(
     pattern = [*middles, "}\n" + head]
     # A batch at a time, so that the many short-lived pieces and pairs of one batch
     # are freed before the garbage collector has to look at them.
+    batches: list[_Batch] = []
     for start in range(0, len(texts), _BATCH):
         batch = texts[start : start + _BATCH]
         expected = [head, *(pattern * (len(batch) - 1)), *middles, "}"]
-        _learn_batch(stream, name, label_names, batch, expected)
+        batches.append((batch, _read_batch(stream, name, label_names, batch, expected)))
+    return batches
 
 
-def _learn_batch(
+def _read_batch(
     stream: StreamParser,
     name: str,
     label_names: tuple[str, ...],
     texts: list[bytes],
     expected: list[str],
-) -> None:
-    """Learn the plain lines ``texts`` of one run, or none of them."""
+) -> list[Series] | None:
+    """The interned series of the plain lines ``texts``, or None unless all are."""
     joined = b"\n".join(texts)
     if b"\\" in joined:
-        return
+        return None
     try:
         pieces = joined.decode("utf-8").split('"')
     except UnicodeDecodeError:
-        return
+        return None
     if len(pieces) != 2 * len(expected) - 1 or pieces[0::2] != expected:
-        return
+        return None
     parser = stream._parser
     values = pieces[1::2]
     width = len(label_names)
@@ -151,5 +184,4 @@ def _learn_batch(
         columns.append(pairs)
     labels = zip(*columns, strict=True)
     made = list(map(_new_series, repeat(Series), zip(repeat(name), labels)))
-    interned = map(parser._interned.setdefault, made, made)
-    parser._by_text.update(zip(texts, interned, strict=True))
+    return list(map(parser._interned.setdefault, made, made))

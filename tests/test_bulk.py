@@ -168,7 +168,13 @@ def runs(draw: st.DrawFn) -> bytes:
         pos = draw(st.integers(0, len(line)))
         line[pos:pos] = draw(st.sampled_from([b",", b" ", b"}", b'"', b"\\", b"\xff"]))
         lines[at] = bytes(line)
-    return b"\n".join(lines) + b"\n"
+    if draw(st.booleans()):
+        # The text of a later line, earlier, with an odd value, then another name.
+        text = lines[draw(st.integers(0, len(lines) - 1))].rpartition(b" ")[0]
+        odd = draw(st.sampled_from([b"", b"1\t", b"1\t5", b"\t"]))
+        lines[:0] = [text + b" " + odd, draw(st.sampled_from([b"x 1", b"x 1\t123"]))]
+    head = draw(st.sampled_from([b"", b"# EOF\n", b"# TYPE m summary\n"]))
+    return head + b"\n".join(lines) + b"\n"
 
 
 @settings(
@@ -176,11 +182,16 @@ def runs(draw: st.DrawFn) -> bytes:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(runs(), st.booleans(), st.booleans())
+@given(runs(), st.booleans(), st.sampled_from(["default", "small", "series"]))
 def test_generated_runs_read_the_same_with_and_without_bulk_learning(
-    body: bytes, lenient: bool, small: bool
+    body: bytes, lenient: bool, limit: str
 ) -> None:
-    limits = SMALL_LIMITS if small else kr.Limits()
+    # "series": room for one sample fewer than the body's lines.
+    limits = {
+        "default": kr.Limits(),
+        "small": SMALL_LIMITS,
+        "series": kr.Limits(max_series=max(1, body.count(b"\n") - 2)),
+    }[limit]
     with_bulk = (
         outcome(kr.Parser(limits=limits).parse, body, lenient=lenient),
         _learned(body, limits),
@@ -193,9 +204,75 @@ def test_generated_runs_read_the_same_with_and_without_bulk_learning(
     assert with_bulk[0] == without[0]
     # The bulk learner learns nothing the line-by-line path would not.
     assert with_bulk[1] == without[1]
+    # Nor does the result depend on where the chunks split.
+    assert _in_two(body, limits, lenient) == with_bulk[0]
+
+
+def _in_two(body: bytes, limits: kr.Limits, lenient: bool) -> tuple[str, object]:
+    def read() -> kr.Snapshot:
+        stream = kr.Parser(limits=limits).stream(lenient=lenient)
+        # Just after the first sample line: the bulk learner meets the rest alone.
+        cut = body.find(b"\n") + 1
+        if body.startswith(b"#"):
+            cut = body.find(b"\n", cut) + 1
+        stream.feed(body[:cut])
+        stream.feed(body[cut:])
+        return stream.finish()
+
+    return outcome(read)
 
 
 def _learned(body: bytes, limits: kr.Limits) -> dict[bytes, kr.Series]:
     parser = kr.Parser(limits=limits, lenient=True)
     parser.parse(body)
     return dict(parser._by_text)
+
+
+RUN16 = b"".join(b'm{a="%d"} %d\n' % (i, i) for i in range(16))
+RUN17 = b"".join(b'm{a="%d"} %d\n' % (i, i) for i in range(17))
+
+# A line whose text a later run prints plainly, but whose value is empty or holds a
+# tab: read line by line it meets that text unknown, so the bulk learner must not
+# have learned it ahead.
+EARLY_ODD_LINES = [
+    (b'm{a="0"} \nx 1\n' + RUN17, {"limits": kr.Limits(max_series=18)}),
+    (b'# EOF\nm{a="0"} 1\t\nx 1\n' + RUN16, {}),
+    (b'# EOF\nm{a="0"} 1\t\nx 1\n' + RUN16, {"format": "openmetrics"}),
+    (b'# TYPE m summary\nm{a="0"} \nx 1\n' + RUN16, {}),
+    (b'm{a="0"} 1\t123\nx 1\t123\n' + RUN16, {}),
+]
+
+
+@pytest.mark.parametrize(("body", "options"), EARLY_ODD_LINES)
+@pytest.mark.parametrize("lenient", [False, True])
+def test_a_text_on_an_earlier_odd_line_is_not_learned_ahead(
+    body: bytes, options: dict[str, object], lenient: bool
+) -> None:
+    def whole() -> tuple[str, object]:
+        parser = kr.Parser(lenient=lenient, **options)  # type: ignore[arg-type]
+        return outcome(parser.parse, body)
+
+    def fed_after_the_odd_line() -> tuple[str, object]:
+        def read() -> kr.Snapshot:
+            stream = kr.Parser(lenient=lenient, **options).stream()  # type: ignore[arg-type]
+            cut = body.index(b"\nx 1") + 1
+            stream.feed(body[:cut])
+            stream.feed(body[cut:])
+            return stream.finish()
+
+        return outcome(read)
+
+    with_bulk = whole()
+    with mock.patch(_SWITCH, return_value=False):
+        assert whole() == with_bulk
+    assert fed_after_the_odd_line() == with_bulk
+
+
+def test_an_early_line_with_an_empty_value_keeps_its_own_error() -> None:
+    with pytest.raises(kr.ParseError) as caught:
+        kr.Parser(limits=kr.Limits(max_series=18)).parse(b'm{a="0"} \nx 1\n' + RUN17)
+    assert (caught.value.line, caught.value.column) == (1, 10)
+    lenient = kr.Parser(lenient=True, limits=kr.Limits(max_series=18))
+    snap = lenient.parse(b'm{a="0"} \nx 1\n' + RUN17)
+    assert len(snap) == 18
+    assert [(e.line, e.column) for e in snap.errors] == [(1, 10)]
