@@ -19,7 +19,7 @@ errors.
 
 from __future__ import annotations
 
-from itertools import groupby, repeat
+from itertools import groupby, islice, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ from .snapshot import Series
 if TYPE_CHECKING:
     from .parser import StreamParser
 
-__all__ = ["MIN_RUN", "learn_runs", "mostly_new"]
+__all__ = ["MIN_RUN", "forget_ahead", "learn_runs", "mostly_new"]
 
 #: Shorter runs are read one line at a time: the bulk calls would not pay off.
 MIN_RUN = 16
@@ -93,6 +93,28 @@ def learn_runs(stream: StreamParser, lines: list[bytes]) -> None:
             known.update(pairs)
         else:
             known.update(pair for pair in pairs if pair[0] not in unsafe)
+
+
+def forget_ahead(
+    stream: StreamParser, lines: list[bytes], stopped_at: int, first: int, count: int
+) -> None:
+    """Forget the texts taught from ``lines`` after index ``stopped_at``.
+
+    For a chunk whose reading stopped with an error: the ``count`` texts that
+    :func:`learn_runs` added to the parser are its keys at positions ``first`` to
+    ``first + count`` (a dictionary keeps its insertion order, and the line loop
+    adds its own keys after them). Those first seen after the line that stopped
+    the reading are removed, so the parser knows what a line by line reading
+    would have taught it.
+    """
+    known = stream._parser._by_text
+    taught = list(islice(known, first, first + count))
+    first_at: dict[bytes, int] = {}
+    for at, line in enumerate(lines):
+        first_at.setdefault(line.rpartition(b" ")[0], at)
+    for text in taught:
+        if first_at.get(text, -1) > stopped_at:
+            del known[text]
 
 
 _Batch = tuple[list[bytes], list[Series] | None]

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .assembly import OM_TYPES, TEXT_TYPES, Assembly, Deferred
-from .bulk import MIN_RUN, learn_runs, mostly_new
+from .bulk import MIN_RUN, forget_ahead, learn_runs, mostly_new
 from .exceptions import LimitExceededError, ParseError
 from .grammar import (
     LineError,
@@ -561,9 +561,12 @@ class StreamParser:
         path needs no other test; every other line goes to :meth:`_other_line`.
         A chunk of mostly new series is first learned in bulk (:mod:`.bulk`).
         """
+        known = self._parser._by_text
+        taught_from, taught = len(known), 0
         if len(lines) >= MIN_RUN and mostly_new(self, lines):
             learn_runs(self, lines)
-        by_text = self._parser._by_text.get
+            taught = len(known) - taught_from
+        by_text = known.get
         series_append = self._series.append
         tokens: list[bytes] = []
         token_append = tokens.append
@@ -572,15 +575,22 @@ class StreamParser:
         first_row = len(self._series)
         number = before = self._number
         last = number + len(lines)
-        for line in lines:
-            number += 1
-            text, _, token = line.rpartition(b" ")
-            known = by_text(text)
-            if known is not None:
-                series_append(known)
-                token_append(token)
-            elif not other(number, line, tokens, last_is_cut and number == last):
-                no_row.append(number)
+        try:
+            for line in lines:
+                number += 1
+                text, _, token = line.rpartition(b" ")
+                series = by_text(text)
+                if series is not None:
+                    series_append(series)
+                    token_append(token)
+                elif not other(number, line, tokens, last_is_cut and number == last):
+                    no_row.append(number)
+        except LimitExceededError:
+            # Strict mode stops here: the parser must not keep what the bulk
+            # learner read ahead, as if the lines after this one had been read.
+            if taught:
+                forget_ahead(self, lines, number - before - 1, taught_from, taught)
+            raise
         self._number = number
         self._row_parts.append((before, len(lines), no_row))
         self._part_rows.append(first_row)

@@ -276,3 +276,55 @@ def test_an_early_line_with_an_empty_value_keeps_its_own_error() -> None:
     snap = lenient.parse(b'm{a="0"} \nx 1\n' + RUN17)
     assert len(snap) == 18
     assert [(e.line, e.column) for e in snap.errors] == [(1, 10)]
+
+
+# A strict parse stopped by a limit mid-chunk, then the same parser on another body
+# whose odd line carries a text the stopped chunk printed after the limit.
+AFTER_A_LIMIT = [
+    (
+        kr.Limits(max_labels_per_series=2),
+        b'big{a="1",b="2",c="3"} 1\n' + RUN16,
+        [
+            b'# EOF\nm{a="3"} 1\t\n',
+            b'# EOF\nm{a="3"} 1\t123\nx 1\n',
+            b'# EOF\nm{a="3"} \nx 1\n',
+            b'# TYPE m summary\nm{a="3"} \nx 1\n',
+        ],
+    ),
+    (
+        kr.Limits(max_families=1),
+        b"# TYPE a gauge\n# TYPE b gauge\n" + RUN16,
+        [b'# EOF\nm{a="3"} 1\t\nx 1\n'],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("limits", "stopped", "after"),
+    [
+        (limits, stopped, body)
+        for limits, stopped, bodies in AFTER_A_LIMIT
+        for body in bodies
+    ],
+)
+def test_a_parse_stopped_by_a_limit_keeps_nothing_it_read_ahead(
+    limits: kr.Limits, stopped: bytes, after: bytes
+) -> None:
+    def both() -> tuple[tuple[str, object], tuple[str, object]]:
+        parser = kr.Parser(limits=limits)
+        return outcome(parser.parse, stopped), outcome(parser.parse, after)
+
+    with_bulk = both()
+    assert with_bulk[0][0] == "LimitExceededError"
+    with mock.patch(_SWITCH, return_value=False):
+        assert both() == with_bulk
+
+
+def test_what_a_stopped_parse_read_before_the_limit_stays_known() -> None:
+    parser = kr.Parser(limits=kr.Limits(max_labels_per_series=2))
+    body = RUN16 + b'big{a="1",b="2",c="3"} 1\n' + RUN17.replace(b"m{", b"n{")
+    with pytest.raises(kr.LimitExceededError):
+        parser.parse(body)
+    known = {text.decode() for text in parser._by_text}
+    assert {f'm{{a="{i}"}}' for i in range(16)} <= known
+    assert not any(text.startswith("n{") for text in known)
