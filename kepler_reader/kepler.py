@@ -32,6 +32,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from .registry import REGISTRY, Registry
+
 if TYPE_CHECKING:
     from .snapshot import Series, Snapshot
 
@@ -145,92 +147,6 @@ class _Rule:
     scale: float  # to joules
     mode: str | None  # None: read from the ``mode`` label
     in_total: bool = True
-
-
-class Registry:
-    """Integer ids for counter identities, pod groups and zones, shared by views.
-
-    Views built against one registry can be aligned with integer arrays alone. The
-    registry also remembers how each (family rule, series) pair maps onto the model,
-    so a repeated scrape costs one dictionary lookup per energy series. It is cleared
-    (and its ``generation`` advanced) when it holds more than ``max_entries`` ids, so
-    memory stays bounded as pods come and go.
-    """
-
-    def __init__(self, max_entries: int = 4_000_000) -> None:
-        self.max_entries = max_entries
-        self.generation = 0
-        self._scratch: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
-        self._stamp = 0
-        self._clear()
-
-    def _clear(self) -> None:
-        self.counters: dict[tuple[Workload, int, int], int] = {}
-        self.counter_info: list[tuple[Workload, int, int]] = []
-        self.groups: dict[tuple[str, str, str], int] = {}
-        self.group_info: list[tuple[str, str, str, str]] = []
-        self.zones: dict[str, int] = {}
-        self.zone_names: list[str] = []
-        self.rows: dict[tuple[str, str], dict[Series, _Row]] = {}
-
-    def scratch(self, size: int) -> tuple[npt.NDArray[np.int64], int]:
-        """A work array of at least ``size`` slots, and a stamp new to it.
-
-        Values a caller writes as ``stamp + i`` (``0 <= i < 2**32``) are told apart
-        from every earlier caller's by subtracting the stamp: older values come out
-        negative. So nobody has to clear the array after use.
-        """
-        if len(self._scratch) < size:
-            self._scratch = np.zeros(max(size, 2 * len(self._scratch)), dtype=np.int64)
-            self._stamp = 0
-        self._stamp += 1 << 32
-        return self._scratch, self._stamp
-
-    def clear_if_full(self) -> None:
-        """Start afresh when the registry has grown past ``max_entries``.
-
-        Views built before and after a clearing have different generations;
-        :func:`~kepler_reader.delta.align` then rebuilds both in one registry.
-        """
-        if len(self.counters) + len(self.groups) > self.max_entries:
-            self._clear()
-            self.generation += 1
-
-    def zone(self, name: str) -> int:
-        """The id of zone ``name`` (new zones get the next id)."""
-        code = self.zones.get(name)
-        if code is None:
-            code = self.zones[name] = len(self.zone_names)
-            self.zone_names.append(name)
-        return code
-
-    def counter(self, workload: Workload, zone: int, mode: int) -> int:
-        """The id of the counter identity (workload, zone, mode)."""
-        key = (workload, zone, mode)
-        code = self.counters.get(key)
-        if code is None:
-            code = self.counters[key] = len(self.counter_info)
-            self.counter_info.append(key)
-        return code
-
-    def group(self, workload: Workload) -> int:
-        """The id of the pod a pod or container row belongs to; -1 for other levels."""
-        if workload.level not in ("pod", "container"):
-            return -1
-        key = (workload.namespace, workload.pod, workload.pod_uid)
-        code = self.groups.get(key)
-        if code is None:
-            code = self.groups[key] = len(self.group_info)
-            self.group_info.append((*key, workload.kind))
-        return code
-
-
-#: The registry :func:`kepler_view` uses unless given another.
-REGISTRY = Registry()
-
-# How one series maps onto the model: zone, mode and state codes, workload, counter id,
-# pod group id.
-_Row = tuple[int, int, int, Workload, int, int]
 
 
 @attrs.frozen(slots=True, eq=False)
@@ -479,9 +395,9 @@ def _rule(era: Era, family: str) -> _Rule | None:
     return None
 
 
-def _workload(level: str, series: Series) -> Workload:
-    """The workload identity of one series; churning labels are left out."""
-    get = series.get
+def _workload(level: str, labels: dict[str, str]) -> Workload:
+    """The workload identity of a series with ``labels``; churning labels left out."""
+    get = labels.get
     node = get("node_name") or get("instance") or ""
     if level == "node":
         device = get("package") or get("pkg_id") or get("path") or get("index") or ""
@@ -529,20 +445,20 @@ _MODE_CODE = {name: code for code, name in enumerate(MODES)}
 _STATE_CODE = {name: code for code, name in enumerate(STATES)}
 
 
-def _map_row(registry: Registry, rule: _Rule, series: Series) -> _Row:
-    zone = rule.zone if rule.zone is not None else (series.get("zone") or "")
-    zone_code = registry.zone(_ZONE_ALIASES.get(zone, zone))
-    mode = rule.mode if rule.mode is not None else (series.get("mode") or "")
-    mode_code = _MODE_CODE.get(mode, 0)
-    state_code = _STATE_CODE.get(series.get("state") or "", 0)
-    workload = _workload(rule.level, series)
-    return (
-        zone_code,
-        mode_code,
-        state_code,
-        workload,
-        registry.counter(workload, zone_code, mode_code),
-        registry.group(workload),
+def _add_row(
+    registry: Registry, family: tuple[str, str], rule: _Rule, series: Series
+) -> int:
+    """Map ``series`` onto the model by ``rule``, remembering it; its row id."""
+    labels = dict(series.labels)
+    zone = rule.zone if rule.zone is not None else (labels.get("zone") or "")
+    mode = rule.mode if rule.mode is not None else (labels.get("mode") or "")
+    return registry.add_row(
+        family,
+        series,
+        _ZONE_ALIASES.get(zone, zone),
+        _MODE_CODE.get(mode, 0),
+        _STATE_CODE.get(labels.get("state") or "", 0),
+        _workload(rule.level, labels),
     )
 
 
@@ -566,49 +482,50 @@ def kepler_view(
     registry = registry or REGISTRY
     registry.clear_if_full()
     parts_rows: list[npt.NDArray[np.intp]] = []
+    parts_map: list[npt.NDArray[np.intp]] = []
     parts_level: list[npt.NDArray[np.int8]] = []
     parts_scale: list[npt.NDArray[np.float64]] = []
     parts_total: list[npt.NDArray[np.bool_]] = []
-    mapped: list[_Row] = []
     for index, family in enumerate(snapshot.families):
         rule = _rule(era, family.name)
         if rule is None:
             continue
         family_rows = np.flatnonzero(snapshot.family_index == index)
-        if not len(family_rows):
-            continue
-        cache = registry.rows.setdefault((era.name, family.name), {})
-        series = [snapshot.series[row] for row in family_rows.tolist()]
-        found = list(map(cache.get, series))
-        for i, row_map in enumerate(found):
-            if row_map is None:
-                row_map = cache[series[i]] = _map_row(registry, rule, series[i])
-                found[i] = row_map
-        mapped.extend(found)  # type: ignore[arg-type]
         count = len(family_rows)
+        if not count:
+            continue
+        first, last = int(family_rows[0]), int(family_rows[-1])
+        if last - first + 1 == count:  # the usual block of consecutive rows
+            series = snapshot.series[first : last + 1]
+        else:
+            series = [snapshot.series[row] for row in family_rows.tolist()]
+        key = (era.name, family.name)
+        row_ids, object_ids = registry.lookup(key, series)
+        for i in np.flatnonzero(row_ids < 0).tolist():
+            row_ids[i] = _add_row(registry, key, rule, series[i])
+        registry.remember(key, series, object_ids, row_ids)
         parts_rows.append(family_rows)
+        parts_map.append(row_ids)
         parts_level.append(np.full(count, _LEVEL_CODE[rule.level], dtype=np.int8))
         parts_scale.append(np.full(count, rule.scale))
         parts_total.append(np.full(count, rule.in_total, dtype=np.bool_))
-    if mapped:
-        zones, modes, states, workloads, keys, groups = zip(*mapped, strict=True)
-    else:
-        zones = modes = states = workloads = keys = groups = ()
     all_rows = np.concatenate(parts_rows) if parts_rows else np.empty(0, np.intp)
+    mapped = np.concatenate(parts_map) if parts_map else np.empty(0, np.intp)
+    codes = registry.row_codes()[mapped]
     scale = np.concatenate(parts_scale) if parts_scale else np.empty(0)
     joules = snapshot.values[all_rows] * scale
     fields: dict[str, npt.NDArray[Any]] = {
         "rows": all_rows,
         "level": np.concatenate(parts_level) if parts_level else np.empty(0, np.int8),
-        "zone": np.asarray(zones, dtype=np.int32),
-        "mode": np.asarray(modes, dtype=np.int8),
-        "state": np.asarray(states, dtype=np.int8),
+        "zone": codes[:, 0].astype(np.int32),
+        "mode": codes[:, 1].astype(np.int8),
+        "state": codes[:, 2].astype(np.int8),
         "joules": joules,
-        "key": np.asarray(keys, dtype=np.int64),
-        "group": np.asarray(groups, dtype=np.int64),
+        "key": codes[:, 3].copy(),
+        "group": codes[:, 4].copy(),
         "in_total": np.concatenate(parts_total) if parts_total else np.empty(0, bool),
     }
-    workload_rows: tuple[Workload, ...] = tuple(workloads)
+    workload_rows = tuple(map(registry.row_workloads.__getitem__, mapped.tolist()))
 
     # An energy counter cannot be negative, infinite or NaN; such rows get no delta.
     bad = ~((joules >= 0) & (joules < np.inf))
@@ -633,7 +550,7 @@ def kepler_view(
         workload=workload_rows,
         registry=registry,
         generation=registry.generation,
-        unique_keys=len(np.unique(keys_array)) == len(keys_array),
+        unique_keys=not len(keys_array) or int(np.bincount(keys_array).max()) <= 1,
         refused=tuple(refused),
         refused_rows=all_rows[bad],
         notes=tuple(notes),

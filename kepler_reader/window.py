@@ -279,16 +279,17 @@ class CounterWindow:
         maps onto the model still knows their counter and pod.
         """
         snapshot = view.snapshot
-        zone = self.registry.zones.get(self.zone, -1)
+        registry = self.registry
+        zone = registry.zones.get(self.zone, -1)
+        codes = registry.row_codes()
         for row in view.refused_rows.tolist():
             family = snapshot.families[int(snapshot.family_index[row])].name
-            cache = self.registry.rows.get((view.era.name, family), {})
-            mapped = cache.get(snapshot.series[row])
-            if mapped is None or mapped[0] != zone:
+            mapped = registry.row_of((view.era.name, family), snapshot.series[row])
+            if mapped is None or codes[mapped, 0] != zone:
                 continue
-            key, group = mapped[4], mapped[5]
+            key, group = int(codes[mapped, 3]), int(codes[mapped, 4])
             self._refused[key] = True
-            self._level[key] = LEVELS.index(mapped[3].level)
+            self._level[key] = LEVELS.index(registry.row_workloads[mapped].level)
             self._group[key] = group
 
     def _check_interval(
