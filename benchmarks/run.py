@@ -980,6 +980,10 @@ def report_imports(repeats: int) -> str:
 # -- main ----------------------------------------------------------------------------
 
 
+#: The parts of a run, in the order they are printed.
+SECTIONS = ("imports", "parse", "filter", "delta")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks and print the tables."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -996,9 +1000,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="disable the garbage collector during timed calls, as timeit does",
     )
     parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable; default: all of them)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="print progress on stderr"
     )
     args = parser.parse_args(argv)
+    sections = set(args.only or SECTIONS)
     if args.profile:
         print(profile(args.profile))
         return 0
@@ -1026,27 +1037,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print()
 
-    progress("import times")
-    print(report_imports(5 if args.quick else 15))
-    print()
+    if "imports" in sections:
+        progress("import times")
+        print(report_imports(5 if args.quick else 15))
+        print()
 
     make_filtered, filter_note = filtered_parser()
     if make_filtered is None:
         filter_note = f"n/a, {filter_note}"
-    parse_rows = [
-        measure_parse(lines, plan, make_filtered, progress)
-        for lines in plan.parse_sizes
-    ]
-    print(report_parse(parse_rows, plan, filter_note))
-    print()
-    if make_filtered is not None:
+    if "parse" in sections:
+        parse_rows = [
+            measure_parse(lines, plan, make_filtered, progress)
+            for lines in plan.parse_sizes
+        ]
+        print(report_parse(parse_rows, plan, filter_note))
+        print()
+    if "filter" in sections and make_filtered is not None:
         print(report_filter(plan, make_filtered, progress))
         print()
-    delta_rows = [
-        measure_delta(n, plan.delta_repeats[n], progress) for n in plan.delta_sizes
-    ]
-    print(report_delta(delta_rows, plan))
-    print()
+    if "delta" in sections:
+        delta_rows = [
+            measure_delta(n, plan.delta_repeats[n], progress) for n in plan.delta_sizes
+        ]
+        print(report_delta(delta_rows, plan))
+        print()
     if plan.skipped:
         print(f"skipped in this run: {', '.join(plan.skipped)}")
     print(f"total wall time: {time.perf_counter() - started:.0f} s")

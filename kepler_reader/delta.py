@@ -542,24 +542,36 @@ def _pods(deltas: CounterDeltas, seconds: float) -> tuple[PodEnergy, ...]:
     counters = np.bincount(groups, weights=deltas.valid[chosen], minlength=size)
     resets = np.bincount(groups, weights=deltas.reset[chosen], minlength=size)
     info = deltas.registry.group_info
-    rows = []
-    for group, total in zip(ids.tolist(), joules.tolist(), strict=True):
-        namespace, pod, uid, kind = info[group]
-        rows.append(
-            PodEnergy(
-                namespace=namespace,
-                pod=pod,
-                pod_uid=uid,
-                kind=kind,
-                joules=total,
-                watts=total / seconds,
-                dynamic_joules=float(dynamic[group]) if has_dynamic else None,
-                idle_joules=float(idle[group]) if has_idle else None,
-                counters=int(counters[group]),
-                resets=int(resets[group]),
-            )
+    # Plain lists: indexing numpy arrays one pod at a time would cost more than the
+    # rows themselves. Pods are sorted by (namespace, pod, uid) before being built.
+    keys = [info[group][:3] for group in ids.tolist()]
+    order = sorted(range(len(ids)), key=keys.__getitem__)
+    picked = ids[order]
+    nothing = [None] * len(picked)
+    columns = zip(
+        map(info.__getitem__, picked.tolist()),
+        joules[order].tolist(),
+        dynamic[picked].tolist() if has_dynamic else nothing,
+        idle[picked].tolist() if has_idle else nothing,
+        counters[picked].astype(np.int64).tolist(),
+        resets[picked].astype(np.int64).tolist(),
+        strict=True,
+    )
+    return tuple(
+        PodEnergy(
+            namespace=namespace,
+            pod=pod,
+            pod_uid=uid,
+            kind=kind,
+            joules=total,
+            watts=total / seconds,
+            dynamic_joules=dyn,
+            idle_joules=idl,
+            counters=count,
+            resets=reset,
         )
-    return tuple(sorted(rows, key=lambda r: (r.namespace, r.pod, r.pod_uid)))
+        for (namespace, pod, uid, kind), total, dyn, idl, count, reset in columns
+    )
 
 
 def _namespaces(

@@ -262,7 +262,9 @@ class KeplerView:
     def zones(self) -> tuple[str, ...]:
         """The distinct zone names present, in first-seen order."""
         names = self.registry.zone_names
-        return tuple(names[code] for code in dict.fromkeys(self.zone.tolist()))
+        present = np.flatnonzero(np.bincount(self.zone, minlength=len(names)))
+        first = [int(np.argmax(self.zone == code)) for code in present.tolist()]
+        return tuple(names[int(present[i])] for i in np.argsort(first).tolist())
 
     def zone_of(self, index: int) -> str:
         """The zone name of row ``index``."""
