@@ -100,6 +100,7 @@ def documents() -> dict[str, str]:
 
 
 def main() -> int:
+    """Write the bundled result sets into ``OUT``; exit status 0."""
     OUT.mkdir(parents=True, exist_ok=True)
     for name, text in documents().items():
         (OUT / name).write_text(text, encoding="utf-8")

@@ -68,7 +68,8 @@ def _arguments_table(parser: argparse.ArgumentParser) -> list[str]:
 
 def _usage(parser: argparse.ArgumentParser) -> str:
     formatter = argparse.HelpFormatter(parser.prog, width=88)
-    formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups)
+    groups = parser._mutually_exclusive_groups
+    formatter.add_usage(parser.usage, parser._actions, groups)
     return formatter.format_help().strip()
 
 

@@ -31,6 +31,7 @@ def flux_controllers() -> list[kr.PodEnergy]:
 
 
 def render_flux(path: Path) -> None:
+    """Draw the Flux controllers' joules and watts as bars into the PNG ``path``."""
     from matplotlib.figure import Figure
 
     pods = flux_controllers()
@@ -49,6 +50,7 @@ def render_flux(path: Path) -> None:
 
 
 def main() -> int:
+    """Render every image of the documentation into ``IMAGES``; exit status 0."""
     IMAGES.mkdir(exist_ok=True)
     render_flux(IMAGES / "flux-energy.png")
     kr.plot_power(bundled_recording(), by="pod", top=6, path=IMAGES / "power.png")
