@@ -397,18 +397,49 @@ def _rule(era: Era, family: str) -> _Rule | None:
     return None
 
 
-def _workload(level: str, labels: dict[str, str]) -> Workload:
-    """The workload identity of a series with ``labels``; churning labels left out."""
+def _fields(
+    level: str,
+    node: str = "",
+    namespace: str = "",
+    pod: str = "",
+    pod_uid: str = "",
+    container: str = "",
+    container_id: str = "",
+    pid: str = "",
+    vm: str = "",
+    device: str = "",
+    command: str = "",
+    exe: str = "",
+) -> tuple[str, ...]:
+    """The fields of a :class:`Workload`, in its order: ``Workload(*fields)``."""
+    return (
+        level,
+        node,
+        namespace,
+        pod,
+        pod_uid,
+        container,
+        container_id,
+        pid,
+        vm,
+        device,
+        command,
+        exe,
+    )
+
+
+def _workload_fields(level: str, labels: dict[str, str]) -> tuple[str, ...]:
+    """The workload fields of a series with ``labels``; churning labels left out."""
     get = labels.get
     node = get("node_name") or get("instance") or ""
     if level == "node":
         device = get("package") or get("pkg_id") or get("path") or get("index") or ""
-        return Workload("node", node=node, device=device or get("gpu") or "")
+        return _fields("node", node=node, device=device or get("gpu") or "")
     namespace = get("pod_namespace") or get("container_namespace") or ""
     pod = get("pod_name") or ""
     uid = get("pod_id") or ""
     if level == "pod":
-        return Workload(
+        return _fields(
             "pod",
             node=node,
             namespace=namespace,
@@ -417,7 +448,7 @@ def _workload(level: str, labels: dict[str, str]) -> Workload:
             command=get("command") or "",
         )
     if level == "container":
-        return Workload(
+        return _fields(
             "container",
             node=node,
             namespace=namespace,
@@ -428,7 +459,7 @@ def _workload(level: str, labels: dict[str, str]) -> Workload:
             command=get("command") or "",
         )
     if level == "process":
-        return Workload(
+        return _fields(
             "process",
             node=node,
             container_id=get("container_id") or "",
@@ -437,7 +468,7 @@ def _workload(level: str, labels: dict[str, str]) -> Workload:
             command=get("comm") or get("command") or "",
             exe=get("exe") or "",
         )
-    return Workload(
+    return _fields(
         "vm", node=node, vm=get("vm_id") or get("name") or "", pid=get("pid") or ""
     )
 
@@ -460,8 +491,21 @@ def _add_row(
         _ZONE_ALIASES.get(zone, zone),
         _MODE_CODE.get(mode, 0),
         _STATE_CODE.get(labels.get("state") or "", 0),
-        _workload(rule.level, labels),
+        _interned(registry, _workload_fields(rule.level, labels)),
     )
+
+
+def _interned(registry: Registry, fields: tuple[str, ...]) -> Workload:
+    """The registry's one :class:`Workload` with ``fields`` (made on first use).
+
+    The series of one workload (one per zone and mode) share it, so it is built and
+    hashed once rather than once a series: a frozen attrs object of twelve fields
+    costs more to make than a tuple costs to look up.
+    """
+    found = registry.workloads.get(fields)
+    if found is None:
+        found = registry.workloads[fields] = Workload(*fields)
+    return found
 
 
 def kepler_view(

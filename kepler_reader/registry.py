@@ -82,6 +82,7 @@ class Registry:
         self.zone_names: list[str] = []
         # Row ids by (era, family) and series; the rows' columns and workloads.
         self.rows: dict[_Family, dict[Series, int]] = {}
+        self.workloads: dict[tuple[str, ...], Workload] = {}
         self.row_workloads: list[Workload] = []
         self._codes = np.empty((0, len(ROW_COLUMNS)), dtype=np.int64)
         self._filled = 0

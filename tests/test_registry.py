@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import random
 
+import attrs
 import numpy as np
 import pytest
 
 import kepler_reader as kr
+from kepler_reader.kepler import _fields
 from tests.paths import FIXTURES
 
 KEPLER = FIXTURES / "kepler"
@@ -175,3 +178,22 @@ def test_a_new_series_never_takes_the_row_of_a_dead_one() -> None:
             assert pods == [(f"p-{tick}-{pod}", float(pod)) for pod in range(50)]
             del view
             gc.collect()
+
+
+def test_workload_fields_are_in_the_order_of_the_class() -> None:
+    names = [field.name for field in attrs.fields(kr.Workload)]
+    assert list(inspect.signature(_fields).parameters) == names
+    assert kr.Workload(*_fields("pod", pod="a", command="c")) == kr.Workload(
+        "pod", pod="a", command="c"
+    )
+
+
+def test_the_series_of_one_workload_share_its_object() -> None:
+    view = kr.kepler_view(
+        kr.parse((KEPLER / "v0.11-node-a.prom").read_bytes()), registry=kr.Registry()
+    )
+    by_workload: dict[kr.Workload, set[int]] = {}
+    for workload in view.workload:
+        by_workload.setdefault(workload, set()).add(id(workload))
+    assert max(len(ids) for ids in by_workload.values()) == 1
+    assert len(view.workload) >= 2 * len(by_workload)
