@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import tempfile
 import warnings
 import zlib
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import kepler_reader as kr
+from kepler_reader.grammar import LineError, parse_sample_line
 from kepler_reader.recorder import RecordingWarning
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "TARGETS",
     "FindingError",
     "check_dump",
+    "check_filter",
     "check_gzip",
     "check_parser",
     "outcome",
@@ -167,6 +170,124 @@ def check_parser(data: bytes) -> None:
         "LimitExceededError",
     ):
         raise FindingError("lenient mode raised on text input")
+
+
+def _prefixes(data: bytes, seed: int) -> tuple[str, ...]:
+    """Family prefixes for one input, derived from the names it spells.
+
+    Mostly the start of one or two metric names of the input (cut at a length the
+    seed picks, so a prefix may be a whole name, part of one, or empty), sometimes the
+    Kepler prefixes a per-pod delta asks for.
+    """
+    names = [m.group() for m in _LINE_NAME.finditer(data)]
+    if not names or seed % 7 == 0:
+        return ("kepler_pod_", "kepler_node_")
+    picked = []
+    for step in range(1 + (seed >> 3) % 2):
+        name = names[(seed >> (4 + step * 5)) % len(names)]
+        picked.append(name[: (seed >> (9 + step * 4)) % (len(name) + 2)])
+    return tuple(part.decode("ascii") for part in picked)
+
+
+_LINE_NAME = re.compile(rb"(?m)^[a-zA-Z_:][a-zA-Z0-9_:]*")
+_BOM = b"\xef\xbb\xbf"
+
+
+def _kept_lines(data: bytes, prefixes: tuple[str, ...]) -> tuple[bytes, bytes | None]:
+    """The body as the family filter promises to read it, line numbers kept.
+
+    A line starting with ``#`` is metadata or a comment and always read; a sample
+    line is read when it starts with a prefix (a leading byte-order mark is not part
+    of the first line); every other line is read as a blank one of the same length,
+    its carriage return kept, so that a CRLF body still warns once and a skipped line
+    over ``max_line_bytes`` is still refused.
+
+    A body without a final line feed whose last line is unwanted: the filter reads
+    that line by the grammar to tell a cut body (the line is kept, so the full parse
+    refuses it as cut off) from one that only lacks its line feed (blanked; the
+    missing line feed is still reported, quoting the line, which is returned too).
+    """
+    wanted = tuple(p.encode() for p in prefixes)
+    bom = _BOM if data.startswith(_BOM) else b""
+    lines = data[len(bom) :].split(b"\n")
+    kept = [
+        line
+        if line.startswith(b"#") or line.startswith(wanted)
+        else b" " * len(line.removesuffix(b"\r")) + b"\r" * line.endswith(b"\r")
+        for line in lines
+    ]
+    last = lines[-1].removesuffix(b"\r")
+    if kept[-1] == lines[-1] or not last.strip(b" \t\r"):
+        return bom + b"\n".join(kept), None
+    stripped = last.lstrip(b" \t")
+    if not stripped.startswith(b"#"):
+        try:
+            parse_sample_line(stripped)
+        except LineError:
+            kept[-1] = lines[-1]
+            return bom + b"\n".join(kept), None
+    return bom + b"\n".join(kept), last
+
+
+def _reference(
+    reference: bytes, last: bytes | None, lenient: bool, limits: kr.Limits
+) -> tuple[str, object]:
+    """The outcome of a full parse of the kept lines (see :func:`_kept_lines`).
+
+    The error for a missing final line feed quotes ``last``, the unwanted last line
+    that the reference blanked.
+    """
+    try:
+        snap = kr.parse(reference, lenient=lenient, limits=limits)
+    except kr.ParseError as error:
+        if last is None or not error.reason.startswith(_NO_FINAL_LF):
+            return type(error).__name__, str(error)
+        text = last.decode("utf-8", "replace")
+        quoted = kr.ParseError(
+            error.reason,
+            source=error.source,
+            line=error.line,
+            column=len(text) + 1,
+            text=text,
+        )
+        return type(quoted).__name__, str(quoted)
+    except kr.KeplerReaderError as error:
+        return type(error).__name__, str(error)
+    _check_snapshot(snap)
+    return "snapshot", snapshot_key(snap)
+
+
+_NO_FINAL_LF = "unexpected end of input: the body does not end with a line feed"
+
+
+def check_filter(data: bytes) -> None:
+    """``Parser(families=...)`` reads what a full parse reads of the kept lines.
+
+    The prefixes come from the input itself. The filtered parse, whole, fed in
+    pieces and warm, strict and lenient, must give what a full parse gives of the
+    body with every unwanted sample line blanked (:func:`_kept_lines`): the same
+    samples, errors, warnings and line numbers, or the same error. Half the inputs
+    are read under :data:`SMALL_LIMITS`, as in :func:`check_parser`.
+    """
+    seed = zlib.crc32(data)
+    limits = SMALL_LIMITS if seed & 1 else kr.Limits()
+    prefixes = _prefixes(data, seed)
+    reference, last = _kept_lines(data, prefixes)
+    pieces = _pieces(data, seed)
+    for lenient in (False, True):
+        expected = _reference(reference, last, lenient, limits)
+        filtered = kr.Parser(families=prefixes, lenient=lenient, limits=limits)
+        if outcome(filtered.parse, data) != expected:
+            raise FindingError(
+                f"families={prefixes} differs from the kept lines (lenient={lenient})"
+            )
+        if outcome(filtered.parse, data) != expected:
+            raise FindingError(f"a warm filtered parser differs (lenient={lenient})")
+        fresh = kr.Parser(families=prefixes, limits=limits)
+        if outcome(_stream, fresh, pieces, lenient) != expected:
+            raise FindingError(
+                f"families={prefixes} fed in pieces differs (lenient={lenient})"
+            )
 
 
 def _scratch() -> Path:
@@ -309,6 +430,7 @@ def check_promjson(data: bytes) -> None:
 #: Target name to check function, as ``fuzz/run.py`` names them.
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "parser": check_parser,
+    "filter": check_filter,
     "dump": check_dump,
     "gzip": check_gzip,
     "recording": check_recording,
