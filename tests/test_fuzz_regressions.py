@@ -152,3 +152,37 @@ def test_the_family_limit_warning_counts_only_kept_rows() -> None:
         "Families skipped from 'c' (line 3) on: 1, with 2 samples; the body names "
         "more than max_families=2 families."
     ]
+
+
+def test_a_body_cut_inside_a_skipped_line_is_flagged_truncated() -> None:
+    # The family filter left the last line unread, so a cut in it went unnoticed.
+    body = b'a 1\nb{x="cut'
+    parser = kr.Parser(families=("a",))
+    cut = kr.LineProblem(
+        2,
+        5,
+        "unexpected end of input inside the value of label 'x': the body is cut off",
+        'b{x="cut',
+    )
+    whole, split = feeds(body, parser, lenient=True)
+    assert whole == ([1.0], (cut,), (), [kr.Series("a", ())])
+    assert split == whole
+    assert parser.parse(body, lenient=True).truncated
+    with pytest.raises(kr.ParseError) as error:
+        parser.parse(body)
+    assert (error.value.line, error.value.column) == (2, 5)
+    assert error.value.reason == cut.message
+
+
+def test_a_skipped_last_line_without_line_feed_is_not_cut() -> None:
+    # Only the line feed is missing: the line stays skipped, the body is not cut.
+    parser = kr.Parser(families=("a",))
+    snap = parser.parse(b"a 1\nb 2", lenient=True)
+    assert not snap.truncated
+    assert snap.errors == ()
+    missing = kr.ParseWarning(2, "The input does not end with a line feed (line 2).")
+    assert snap.warnings == (missing,)
+    with pytest.raises(kr.ParseError) as error:
+        parser.parse(b"a 1\nb 2")
+    assert error.value.line == 2
+    assert error.value.reason.startswith("unexpected end of input: the body does not")
