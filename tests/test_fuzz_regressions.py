@@ -186,3 +186,27 @@ def test_a_skipped_last_line_without_line_feed_is_not_cut() -> None:
         parser.parse(b"a 1\nb 2")
     assert error.value.line == 2
     assert error.value.reason.startswith("unexpected end of input: the body does not")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'a 1\nx{y="1"} 1e', b'a 1\nx{y="1" } 1e', b"a 1\nx 1e"],
+    ids=["plain", "blank-in-braces", "no-labels"],
+)
+def test_a_bad_value_on_the_cut_last_line_is_a_cut(body: bytes) -> None:
+    # A plainly spelled last line read its bad value as an ordinary fault, so the
+    # body was not flagged truncated; any other spelling was.
+    snap = kr.parse(body, lenient=True)
+    assert snap.truncated
+    (problem,) = snap.errors
+    assert problem.line == 2
+    assert problem.column == body.index(b"1e") - 3
+    assert problem.message == (
+        "unexpected end of input in the middle of this line: the body is cut off"
+    )
+    assert feeds(body, kr.Parser(), lenient=True)[1][1] == snap.errors
+    with pytest.raises(kr.ParseError, match="the body is cut off"):
+        kr.parse(body)
+    # With its line feed, the same line is an ordinary fault.
+    (whole,) = kr.parse(body + b"\n", lenient=True).errors
+    assert whole.message == "expected a float value, found '1e'"
