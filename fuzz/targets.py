@@ -202,10 +202,8 @@ def _kept_lines(data: bytes, prefixes: tuple[str, ...]) -> tuple[bytes, bytes | 
     its carriage return kept, so that a CRLF body still warns once and a skipped line
     over ``max_line_bytes`` is still refused.
 
-    A body without a final line feed whose last line is unwanted: the filter reads
-    that line by the grammar to tell a cut body (the line is kept, so the full parse
-    refuses it as cut off) from one that only lacks its line feed (blanked; the
-    missing line feed is still reported, quoting the line, which is returned too).
+    Also returns the last line when it was blanked and ends the body without a line
+    feed (else None): see :func:`_reference`.
     """
     wanted = tuple(p.encode() for p in prefixes)
     bom = _BOM if data.startswith(_BOM) else b""
@@ -217,16 +215,32 @@ def _kept_lines(data: bytes, prefixes: tuple[str, ...]) -> tuple[bytes, bytes | 
         for line in lines
     ]
     last = lines[-1].removesuffix(b"\r")
-    if kept[-1] == lines[-1] or not last.strip(b" \t\r"):
+    if kept[-1] == lines[-1] or not last.strip(b" \t"):
         return bom + b"\n".join(kept), None
-    stripped = last.lstrip(b" \t")
-    if not stripped.startswith(b"#"):
-        try:
-            parse_sample_line(stripped)
-        except LineError:
-            kept[-1] = lines[-1]
-            return bom + b"\n".join(kept), None
     return bom + b"\n".join(kept), last
+
+
+def _cut_problem(number: int, line: bytes) -> kr.LineProblem | None:
+    """The cut-off error of an unfinished last line the grammar refuses, or None."""
+    stripped = line.lstrip(b" \t")
+    if stripped.startswith(b"#"):
+        return None
+    try:
+        parse_sample_line(stripped)
+    except LineError as fault:
+        where = (
+            f"inside the value of label {fault.open_label!r}"
+            if fault.open_label
+            else "in the middle of this line"
+        )
+        offset = fault.offset + len(line) - len(stripped)
+        return kr.LineProblem(
+            number,
+            len(line[:offset].decode("utf-8", "replace")) + 1,
+            f"unexpected end of input {where}: the body is cut off",
+            line.decode("utf-8", "replace"),
+        )
+    return None
 
 
 def _reference(
@@ -234,30 +248,73 @@ def _reference(
 ) -> tuple[str, object]:
     """The outcome of a full parse of the kept lines (see :func:`_kept_lines`).
 
-    The error for a missing final line feed quotes ``last``, the unwanted last line
-    that the reference blanked.
+    When the body lacks its final line feed and the filter skips its last line
+    (``last``), the filter reads that line by the grammar only to tell whether the
+    body was cut in the middle of it. Refused, it is the cut-off error that line is
+    without the filter (the snapshot flagged truncated), in place of the missing
+    line feed the blanked reference reports; accepted, the missing line feed is
+    reported quoting it.
     """
     try:
         snap = kr.parse(reference, lenient=lenient, limits=limits)
     except kr.ParseError as error:
         if last is None or not error.reason.startswith(_NO_FINAL_LF):
             return type(error).__name__, str(error)
+        cut = _cut_problem(error.line, last)
         text = last.decode("utf-8", "replace")
+        line, column, reason = error.line, len(text) + 1, error.reason
+        if cut is not None:
+            line, column, reason = cut.line, cut.column, cut.message
         quoted = kr.ParseError(
-            error.reason,
-            source=error.source,
-            line=error.line,
-            column=len(text) + 1,
-            text=text,
+            reason, source=error.source, line=line, column=column, text=text
         )
         return type(quoted).__name__, str(quoted)
     except kr.KeplerReaderError as error:
         return type(error).__name__, str(error)
     _check_snapshot(snap)
-    return "snapshot", snapshot_key(snap)
+    key = snapshot_key(snap)
+    number = next(
+        (w.line for w in snap.warnings if w.message.startswith(_NO_LF_NOTE)), None
+    )
+    cut = None if last is None or number is None else _cut_problem(number, last)
+    if cut is not None:
+        key = _with_cut(key, snap, cut, limits)
+    return "snapshot", key
 
 
 _NO_FINAL_LF = "unexpected end of input: the body does not end with a line feed"
+_NO_LF_NOTE = "The input does not end with a line feed"
+_DROPPED_NOTE = "Bad lines skipped without being recorded: "
+
+
+def _with_cut(
+    key: tuple[object, ...], snap: kr.Snapshot, cut: kr.LineProblem, limits: kr.Limits
+) -> tuple[object, ...]:
+    """``key`` with the cut-off error ``cut`` for the missing line feed it reports.
+
+    The cut line is the last one, so it comes last among the errors, or is the one
+    counted as dropped when ``max_problems`` are kept already.
+    """
+    notes = [w for w in snap.warnings if not w.message.startswith(_NO_LF_NOTE)]
+    errors = snap.errors
+    if len(errors) < limits.max_problems:
+        errors = (*errors, cut)
+    else:
+        at = next(
+            (i for i, w in enumerate(notes) if w.message.startswith(_DROPPED_NOTE)),
+            len(notes),
+        )
+        dropped = 1
+        if at < len(notes):
+            dropped += int(notes[at].message[len(_DROPPED_NOTE) :].split(";")[0])
+        notes[at : at + 1] = [
+            kr.ParseWarning(
+                None,
+                f"{_DROPPED_NOTE}{dropped}; the first "
+                f"max_problems={limits.max_problems} are kept.",
+            )
+        ]
+    return (*key[:5], errors, tuple(notes), True, *key[8:])
 
 
 def check_filter(data: bytes) -> None:

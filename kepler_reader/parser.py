@@ -610,7 +610,7 @@ class StreamParser:
         if line[0] != 0x23:  # "#"
             prefixes = self._parser.prefixes
             if prefixes is not None and not line.startswith(prefixes):
-                return is_cut and self._cut_unwanted(number, line, tokens)
+                return is_cut and self._cut_unwanted(number, line)
             text, _, token = line.rpartition(b" ")
             # The same text may have been met earlier in this chunk.
             known = self._parser._by_text.get(text)
@@ -622,11 +622,12 @@ class StreamParser:
                 return True
         return self._general_line(number, line, tokens, is_cut)
 
-    def _cut_unwanted(self, number: int, line: bytes, tokens: list[bytes]) -> bool:
+    def _cut_unwanted(self, number: int, line: bytes) -> bool:
         """The last line of a body without a final line feed, of an unwanted family.
 
-        It gives no row, but the grammar reads it to tell a body cut in the middle
-        of this line (an error, and the snapshot flagged truncated, as without the
+        It gives no row and has no other effect (after ``# EOF`` too, it is not
+        reported), but the grammar reads it to tell a body cut in the middle of this
+        line (the cut-off error, the snapshot flagged truncated, as without the
         filter) from one that lacks only its final line feed. Returns False.
         """
         stripped = line.lstrip(b" \t")
@@ -634,8 +635,9 @@ class StreamParser:
             return False
         try:
             parse_sample_line(stripped)
-        except LineError:
-            return self._general_line(number, line, tokens, is_cut=True)
+        except LineError as fault:
+            offset = fault.offset + len(line) - len(stripped)
+            self._fail(number, line, offset, self._cut_reason(fault))
         return False
 
     def _row_line(self, row: int) -> int:

@@ -210,3 +210,16 @@ def test_a_bad_value_on_the_cut_last_line_is_a_cut(body: bytes) -> None:
     # With its line feed, the same line is an ordinary fault.
     (whole,) = kr.parse(body + b"\n", lenient=True).errors
     assert whole.message == "expected a float value, found '1e'"
+
+
+def test_a_cut_skipped_line_after_eof_is_only_a_cut() -> None:
+    # Read by the general rules, the cut line also counted as text after '# EOF',
+    # which turned the body into the text format (seconds read as milliseconds).
+    body = b"a 1 5\n# EOF\nb 3e"
+    snap = kr.Parser(families=("a",), lenient=True).parse(body)
+    assert snap.format == "openmetrics"
+    assert snap.truncated
+    assert snap.timestamps_ms is not None
+    assert snap.timestamps_ms.tolist() == [5000]
+    cut = "unexpected end of input in the middle of this line: the body is cut off"
+    assert snap.errors == (kr.LineProblem(3, 3, cut, "b 3e"),)
