@@ -1,7 +1,8 @@
 """Run one coverage-guided fuzz campaign with atheris: ``python fuzz/run.py TARGET``.
 
 Targets (see ``fuzz/targets.py``): ``parser`` (strict and lenient, whole and chunked,
-cold and warm), ``dump`` (``read_dump`` of the bytes plain and gzipped), ``gzip``
+cold and warm), ``filter`` (``Parser(families=...)`` against a full parse of the
+lines it keeps), ``dump`` (``read_dump`` of the bytes plain and gzipped), ``gzip``
 (the bytes as a gzip file as they are), ``recording`` (the bytes as a recorder file:
 ``iter_records`` strict and lenient, ``read_recording``) and ``promjson`` (the bytes as
 a saved Prometheus API answer: ``read_prometheus_json``, ``load_recording``). The seed
@@ -40,7 +41,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FIXTURES = ROOT / "fixtures"
-TARGET_NAMES = ("parser", "dump", "gzip", "recording", "promjson")
+TARGET_NAMES = ("parser", "filter", "dump", "gzip", "recording", "promjson")
 # The modules bytes go through on their way to a snapshot.
 MEASURED = (
     "parser.py",

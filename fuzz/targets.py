@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import tempfile
 import warnings
 import zlib
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import kepler_reader as kr
+from kepler_reader.grammar import LineError, parse_sample_line
 from kepler_reader.recorder import RecordingWarning
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "TARGETS",
     "FindingError",
     "check_dump",
+    "check_filter",
     "check_gzip",
     "check_parser",
     "outcome",
@@ -167,6 +170,181 @@ def check_parser(data: bytes) -> None:
         "LimitExceededError",
     ):
         raise FindingError("lenient mode raised on text input")
+
+
+def _prefixes(data: bytes, seed: int) -> tuple[str, ...]:
+    """Family prefixes for one input, derived from the names it spells.
+
+    Mostly the start of one or two metric names of the input (cut at a length the
+    seed picks, so a prefix may be a whole name, part of one, or empty), sometimes the
+    Kepler prefixes a per-pod delta asks for.
+    """
+    names = [m.group() for m in _LINE_NAME.finditer(data)]
+    if not names or seed % 7 == 0:
+        return ("kepler_pod_", "kepler_node_")
+    picked = []
+    for step in range(1 + (seed >> 3) % 2):
+        name = names[(seed >> (4 + step * 5)) % len(names)]
+        picked.append(name[: (seed >> (9 + step * 4)) % (len(name) + 2)])
+    return tuple(part.decode("ascii") for part in picked)
+
+
+_LINE_NAME = re.compile(rb"(?m)^[a-zA-Z_:][a-zA-Z0-9_:]*")
+_BOM = b"\xef\xbb\xbf"
+
+
+def _kept_lines(data: bytes, prefixes: tuple[str, ...]) -> tuple[bytes, bytes | None]:
+    """The body as the family filter promises to read it, line numbers kept.
+
+    A line starting with ``#`` is metadata or a comment and always read; a sample
+    line is read when it starts with a prefix (a leading byte-order mark is not part
+    of the first line); every other line is read as a blank one of the same length,
+    its carriage return kept, so that a CRLF body still warns once and a skipped line
+    over ``max_line_bytes`` is still refused.
+
+    Also returns the last line when it was blanked and ends the body without a line
+    feed (else None): see :func:`_reference`.
+    """
+    wanted = tuple(p.encode() for p in prefixes)
+    bom = _BOM if data.startswith(_BOM) else b""
+    lines = data[len(bom) :].split(b"\n")
+    kept = [
+        line
+        if line.startswith(b"#") or line.startswith(wanted)
+        else b" " * len(line.removesuffix(b"\r")) + b"\r" * line.endswith(b"\r")
+        for line in lines
+    ]
+    last = lines[-1].removesuffix(b"\r")
+    if kept[-1] == lines[-1] or not last.strip(b" \t"):
+        return bom + b"\n".join(kept), None
+    return bom + b"\n".join(kept), last
+
+
+def _cut_problem(number: int, line: bytes) -> kr.LineProblem | None:
+    """The cut-off error of an unfinished last line the grammar refuses, or None."""
+    stripped = line.lstrip(b" \t")
+    if stripped.startswith(b"#"):
+        return None
+    try:
+        parse_sample_line(stripped)
+    except LineError as fault:
+        where = (
+            f"inside the value of label {fault.open_label!r}"
+            if fault.open_label
+            else "in the middle of this line"
+        )
+        offset = fault.offset + len(line) - len(stripped)
+        return kr.LineProblem(
+            number,
+            len(line[:offset].decode("utf-8", "replace")) + 1,
+            f"unexpected end of input {where}: the body is cut off",
+            line.decode("utf-8", "replace"),
+        )
+    return None
+
+
+def _reference(
+    reference: bytes, last: bytes | None, lenient: bool, limits: kr.Limits
+) -> tuple[str, object]:
+    """The outcome of a full parse of the kept lines (see :func:`_kept_lines`).
+
+    When the body lacks its final line feed and the filter skips its last line
+    (``last``), the filter reads that line by the grammar only to tell whether the
+    body was cut in the middle of it. Refused, it is the cut-off error that line is
+    without the filter (the snapshot flagged truncated), in place of the missing
+    line feed the blanked reference reports; accepted, the missing line feed is
+    reported quoting it.
+    """
+    try:
+        snap = kr.parse(reference, lenient=lenient, limits=limits)
+    except kr.ParseError as error:
+        if last is None or not error.reason.startswith(_NO_FINAL_LF):
+            return type(error).__name__, str(error)
+        cut = _cut_problem(error.line, last)
+        text = last.decode("utf-8", "replace")
+        line, column, reason = error.line, len(text) + 1, error.reason
+        if cut is not None:
+            line, column, reason = cut.line, cut.column, cut.message
+        quoted = kr.ParseError(
+            reason, source=error.source, line=line, column=column, text=text
+        )
+        return type(quoted).__name__, str(quoted)
+    except kr.KeplerReaderError as error:
+        return type(error).__name__, str(error)
+    _check_snapshot(snap)
+    key = snapshot_key(snap)
+    number = next(
+        (w.line for w in snap.warnings if w.message.startswith(_NO_LF_NOTE)), None
+    )
+    cut = None if last is None or number is None else _cut_problem(number, last)
+    if cut is not None:
+        key = _with_cut(key, snap, cut, limits)
+    return "snapshot", key
+
+
+_NO_FINAL_LF = "unexpected end of input: the body does not end with a line feed"
+_NO_LF_NOTE = "The input does not end with a line feed"
+_DROPPED_NOTE = "Bad lines skipped without being recorded: "
+
+
+def _with_cut(
+    key: tuple[object, ...], snap: kr.Snapshot, cut: kr.LineProblem, limits: kr.Limits
+) -> tuple[object, ...]:
+    """``key`` with the cut-off error ``cut`` for the missing line feed it reports.
+
+    The cut line is the last one, so it comes last among the errors, or is the one
+    counted as dropped when ``max_problems`` are kept already.
+    """
+    notes = [w for w in snap.warnings if not w.message.startswith(_NO_LF_NOTE)]
+    errors = snap.errors
+    if len(errors) < limits.max_problems:
+        errors = (*errors, cut)
+    else:
+        at = next(
+            (i for i, w in enumerate(notes) if w.message.startswith(_DROPPED_NOTE)),
+            len(notes),
+        )
+        dropped = 1
+        if at < len(notes):
+            dropped += int(notes[at].message[len(_DROPPED_NOTE) :].split(";")[0])
+        notes[at : at + 1] = [
+            kr.ParseWarning(
+                None,
+                f"{_DROPPED_NOTE}{dropped}; the first "
+                f"max_problems={limits.max_problems} are kept.",
+            )
+        ]
+    return (*key[:5], errors, tuple(notes), True, *key[8:])
+
+
+def check_filter(data: bytes) -> None:
+    """``Parser(families=...)`` reads what a full parse reads of the kept lines.
+
+    The prefixes come from the input itself. The filtered parse, whole, fed in
+    pieces and warm, strict and lenient, must give what a full parse gives of the
+    body with every unwanted sample line blanked (:func:`_kept_lines`): the same
+    samples, errors, warnings and line numbers, or the same error. Half the inputs
+    are read under :data:`SMALL_LIMITS`, as in :func:`check_parser`.
+    """
+    seed = zlib.crc32(data)
+    limits = SMALL_LIMITS if seed & 1 else kr.Limits()
+    prefixes = _prefixes(data, seed)
+    reference, last = _kept_lines(data, prefixes)
+    pieces = _pieces(data, seed)
+    for lenient in (False, True):
+        expected = _reference(reference, last, lenient, limits)
+        filtered = kr.Parser(families=prefixes, lenient=lenient, limits=limits)
+        if outcome(filtered.parse, data) != expected:
+            raise FindingError(
+                f"families={prefixes} differs from the kept lines (lenient={lenient})"
+            )
+        if outcome(filtered.parse, data) != expected:
+            raise FindingError(f"a warm filtered parser differs (lenient={lenient})")
+        fresh = kr.Parser(families=prefixes, limits=limits)
+        if outcome(_stream, fresh, pieces, lenient) != expected:
+            raise FindingError(
+                f"families={prefixes} fed in pieces differs (lenient={lenient})"
+            )
 
 
 def _scratch() -> Path:
@@ -309,6 +487,7 @@ def check_promjson(data: bytes) -> None:
 #: Target name to check function, as ``fuzz/run.py`` names them.
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "parser": check_parser,
+    "filter": check_filter,
     "dump": check_dump,
     "gzip": check_gzip,
     "recording": check_recording,

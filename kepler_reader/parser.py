@@ -594,7 +594,7 @@ class StreamParser:
         self._number = number
         self._row_parts.append((before, len(lines), no_row))
         self._part_rows.append(first_row)
-        self._values.append(self._convert(tokens, first_row, lines))
+        self._values.append(self._convert(tokens, first_row, lines, last_is_cut))
 
     def _other_line(
         self, number: int, line: bytes, tokens: list[bytes], is_cut: bool
@@ -610,7 +610,7 @@ class StreamParser:
         if line[0] != 0x23:  # "#"
             prefixes = self._parser.prefixes
             if prefixes is not None and not line.startswith(prefixes):
-                return False
+                return is_cut and self._cut_unwanted(number, line)
             text, _, token = line.rpartition(b" ")
             # The same text may have been met earlier in this chunk.
             known = self._parser._by_text.get(text)
@@ -621,6 +621,24 @@ class StreamParser:
                 tokens.append(token)
                 return True
         return self._general_line(number, line, tokens, is_cut)
+
+    def _cut_unwanted(self, number: int, line: bytes) -> bool:
+        """The last line of a body without a final line feed, of an unwanted family.
+
+        It gives no row and has no other effect (after ``# EOF`` too, it is not
+        reported), but the grammar reads it to tell a body cut in the middle of this
+        line (the cut-off error, the snapshot flagged truncated, as without the
+        filter) from one that lacks only its final line feed. Returns False.
+        """
+        stripped = line.lstrip(b" \t")
+        if not stripped or stripped[0] == 0x23:  # an indented comment is skipped
+            return False
+        try:
+            parse_sample_line(stripped)
+        except LineError as fault:
+            offset = fault.offset + len(line) - len(stripped)
+            self._fail(number, line, offset, self._cut_reason(fault))
+        return False
 
     def _row_line(self, row: int) -> int:
         """The number of the line that row ``row`` was read from."""
@@ -648,9 +666,16 @@ class StreamParser:
         return np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int64)
 
     def _convert(
-        self, tokens: list[bytes], first_row: int, lines: list[bytes]
+        self,
+        tokens: list[bytes],
+        first_row: int,
+        lines: list[bytes],
+        last_is_cut: bool,
     ) -> npt.NDArray[np.float64]:
-        """Convert one chunk's value tokens to float64; check odd ones one by one."""
+        """Convert one chunk's value tokens to float64; check odd ones one by one.
+
+        ``last_is_cut``: the last of ``lines`` ends the body without a line feed.
+        """
         if not tokens:
             return np.empty(0, dtype=np.float64)
         if not b"".join(tokens).translate(None, _FLOAT_BYTES_OR_LF):
@@ -672,14 +697,16 @@ class StreamParser:
                 row = first_row + i
                 number = self._row_line(row)
                 line = lines[number - base - 1].removesuffix(b"\n")
-                values[i] = self._reread(row, number, line)
+                is_cut = last_is_cut and number == self._number
+                values[i] = self._reread(row, number, line, is_cut)
         return values
 
-    def _reread(self, row: int, number: int, line: bytes) -> float:
+    def _reread(self, row: int, number: int, line: bytes, is_cut: bool) -> float:
         try:
             parsed = parse_sample_line(line)
         except LineError as fault:
-            self._fail(number, line, fault.offset, fault.reason)
+            reason = self._cut_reason(fault) if is_cut else fault.reason
+            self._fail(number, line, fault.offset, reason)
             self._dropped.add(row)
             return math.nan
         if parsed.timestamp is not None:
@@ -688,6 +715,20 @@ class StreamParser:
         if parsed.exemplar_start >= 0:
             self._exemplars.append(Deferred(row, number, line[parsed.exemplar_start :]))
         return float(parsed.value)
+
+    def _cut_reason(self, fault: LineError) -> str:
+        """The fault of the last line of a body without a final line feed.
+
+        The body was cut off in the middle of that line: the snapshot is flagged
+        truncated, and the reason says where the line stopped.
+        """
+        self._truncated = True
+        where = (
+            f"inside the value of label {fault.open_label!r}"
+            if fault.open_label
+            else "in the middle of this line"
+        )
+        return f"unexpected end of input {where}: the body is cut off"
 
     def _general_line(
         self, number: int, line: bytes, tokens: list[bytes], is_cut: bool
@@ -708,15 +749,7 @@ class StreamParser:
                 return False
             parsed = parse_sample_line(stripped)
         except LineError as fault:
-            reason = fault.reason
-            if is_cut:
-                self._truncated = True
-                where = (
-                    f"inside the value of label {fault.open_label!r}"
-                    if fault.open_label
-                    else "in the middle of this line"
-                )
-                reason = f"unexpected end of input {where}: the body is cut off"
+            reason = self._cut_reason(fault) if is_cut else fault.reason
             self._fail(number, line, fault.offset + indent, reason)
             return False
         if len(parsed.labels) > self._max_labels or (

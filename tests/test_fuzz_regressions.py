@@ -152,3 +152,74 @@ def test_the_family_limit_warning_counts_only_kept_rows() -> None:
         "Families skipped from 'c' (line 3) on: 1, with 2 samples; the body names "
         "more than max_families=2 families."
     ]
+
+
+def test_a_body_cut_inside_a_skipped_line_is_flagged_truncated() -> None:
+    # The family filter left the last line unread, so a cut in it went unnoticed.
+    body = b'a 1\nb{x="cut'
+    parser = kr.Parser(families=("a",))
+    cut = kr.LineProblem(
+        2,
+        5,
+        "unexpected end of input inside the value of label 'x': the body is cut off",
+        'b{x="cut',
+    )
+    whole, split = feeds(body, parser, lenient=True)
+    assert whole == ([1.0], (cut,), (), [kr.Series("a", ())])
+    assert split == whole
+    assert parser.parse(body, lenient=True).truncated
+    with pytest.raises(kr.ParseError) as error:
+        parser.parse(body)
+    assert (error.value.line, error.value.column) == (2, 5)
+    assert error.value.reason == cut.message
+
+
+def test_a_skipped_last_line_without_line_feed_is_not_cut() -> None:
+    # Only the line feed is missing: the line stays skipped, the body is not cut.
+    parser = kr.Parser(families=("a",))
+    snap = parser.parse(b"a 1\nb 2", lenient=True)
+    assert not snap.truncated
+    assert snap.errors == ()
+    missing = kr.ParseWarning(2, "The input does not end with a line feed (line 2).")
+    assert snap.warnings == (missing,)
+    with pytest.raises(kr.ParseError) as error:
+        parser.parse(b"a 1\nb 2")
+    assert error.value.line == 2
+    assert error.value.reason.startswith("unexpected end of input: the body does not")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'a 1\nx{y="1"} 1e', b'a 1\nx{y="1" } 1e', b"a 1\nx 1e"],
+    ids=["plain", "blank-in-braces", "no-labels"],
+)
+def test_a_bad_value_on_the_cut_last_line_is_a_cut(body: bytes) -> None:
+    # A plainly spelled last line read its bad value as an ordinary fault, so the
+    # body was not flagged truncated; any other spelling was.
+    snap = kr.parse(body, lenient=True)
+    assert snap.truncated
+    (problem,) = snap.errors
+    assert problem.line == 2
+    assert problem.column == body.index(b"1e") - 3
+    assert problem.message == (
+        "unexpected end of input in the middle of this line: the body is cut off"
+    )
+    assert feeds(body, kr.Parser(), lenient=True)[1][1] == snap.errors
+    with pytest.raises(kr.ParseError, match="the body is cut off"):
+        kr.parse(body)
+    # With its line feed, the same line is an ordinary fault.
+    (whole,) = kr.parse(body + b"\n", lenient=True).errors
+    assert whole.message == "expected a float value, found '1e'"
+
+
+def test_a_cut_skipped_line_after_eof_is_only_a_cut() -> None:
+    # Read by the general rules, the cut line also counted as text after '# EOF',
+    # which turned the body into the text format (seconds read as milliseconds).
+    body = b"a 1 5\n# EOF\nb 3e"
+    snap = kr.Parser(families=("a",), lenient=True).parse(body)
+    assert snap.format == "openmetrics"
+    assert snap.truncated
+    assert snap.timestamps_ms is not None
+    assert snap.timestamps_ms.tolist() == [5000]
+    cut = "unexpected end of input in the middle of this line: the body is cut off"
+    assert snap.errors == (kr.LineProblem(3, 3, cut, "b 3e"),)
