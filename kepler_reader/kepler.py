@@ -571,7 +571,6 @@ def kepler_view(
         "group": codes[:, 4].copy(),
         "in_total": np.concatenate(parts_total) if parts_total else np.empty(0, bool),
     }
-    workload_rows = tuple(map(registry.row_workloads.__getitem__, mapped.tolist()))
 
     # An energy counter cannot be negative, infinite or NaN; such rows get no delta.
     bad = ~((joules >= 0) & (joules < np.inf))
@@ -583,9 +582,8 @@ def kepler_view(
     if bad.any():
         good = ~bad
         fields = {name: array[good] for name, array in fields.items()}
-        workload_rows = tuple(
-            w for w, g in zip(workload_rows, good.tolist(), strict=True) if g
-        )
+        mapped = mapped[good]
+    workload_rows = tuple(map(registry.row_workloads.__getitem__, mapped.tolist()))
     notes: list[tuple[str, str]] = []
     if era.name in ("B", "C", "D", "E", "F"):
         notes.extend(_check_total_unit(registry, fields, snapshot))
