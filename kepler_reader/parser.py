@@ -482,6 +482,20 @@ class StreamParser:
                 self._number += breaks + 1
             pos = stop + 1
 
+    def _spelled_format(self) -> str:
+        """The format a body spells: OpenMetrics when it ends at its ``# EOF`` line.
+
+        For a body read without a format named. Only blank lines may follow that
+        line: after a comment or any other line read by the general rules
+        (``_after_eof``), or a sample (the last row comes from a later line), the
+        body is the text format, where ``# EOF`` is a comment.
+        """
+        if not self._eof_line or self._after_eof is not None:
+            return "text"
+        if self._series and self._row_line(len(self._series) - 1) > self._eof_line:
+            return "text"
+        return "openmetrics"
+
     def _first_long_line(self, data: bytes, end: int) -> int:
         """The start of the first line in ``data[:end]`` over the limit, or -1."""
         start, limit = 0, self._parser.max_line_bytes
@@ -1104,10 +1118,7 @@ class StreamParser:
             )
             self._warnings.insert(at, ParseWarning(None, _CRLF_NOTE))
         self._warn_limits()
-        fmt = self.format or (
-            "openmetrics" if self._eof_line and self._after_eof is None else "text"
-        )
-        snapshot = Assembly(self, fmt).snapshot()
+        snapshot = Assembly(self, self.format or self._spelled_format()).snapshot()
         if self._first_error is not None:
             raise self._first_error
         return snapshot

@@ -65,6 +65,32 @@ def test_text_after_eof_is_an_error() -> None:
     assert "after '# EOF'" in caught.value.reason
 
 
+@pytest.mark.parametrize(
+    "after",
+    [b"b 2\n", b"  b 2\n", b"# a comment\n", b"b 2"],
+    ids=["sample", "indented sample", "comment", "sample without line feed"],
+)
+def test_a_body_that_goes_on_after_eof_is_the_text_format(after: bytes) -> None:
+    # With no format named, only a body that ends at its '# EOF' is OpenMetrics;
+    # in the text format '# EOF' is a comment and timestamps are milliseconds.
+    for lenient in (False, True):
+        if after == b"b 2" and not lenient:
+            with pytest.raises(kr.ParseError, match="does not end with a line feed"):
+                kr.parse(b"a 1 5\n# EOF\n" + after)
+            continue
+        snap = kr.parse(b"a 1 5\n# EOF\n" + after, lenient=lenient)
+        assert snap.format == "text"
+        assert snap.errors == ()
+        assert snap.values.tolist()[0] == 1.0
+        assert snap.timestamps_ms is not None
+        assert snap.timestamps_ms.tolist()[0] == 5
+    # Blank lines may follow it.
+    snap = kr.parse(b"a 1 5\n# EOF\n\n \n")
+    assert snap.format == "openmetrics"
+    assert snap.timestamps_ms is not None
+    assert snap.timestamps_ms.tolist() == [5000]
+
+
 def test_eof_may_lack_a_final_line_feed() -> None:
     snap = kr.parse(b"# TYPE a gauge\na 1\n# EOF")
     assert snap.format == "openmetrics"
