@@ -61,6 +61,12 @@ class Registry:
     is cleared (and its ``generation`` advanced) when it holds more than
     ``max_entries`` counter and pod ids, so memory stays bounded as pods come and go.
 
+    The lookup by identity remembers the last view of each family, so it serves one
+    endpoint read by one :class:`~kepler_reader.Parser`: give each endpoint a
+    registry of its own (views of other endpoints would be looked up by value). A
+    registry is not thread-safe: build the views of one registry in one thread at a
+    time.
+
     Args:
         max_entries: The most counter and pod ids held before the registry starts
             afresh.
