@@ -35,6 +35,8 @@ import numpy.typing as npt
 from .registry import REGISTRY, Registry
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .snapshot import Series, Snapshot
 
 __all__ = [
@@ -184,8 +186,8 @@ class KeplerView:
         era: Its Kepler era.
         rows: dtype intp: the row of each energy counter in ``snapshot``.
         level: dtype int8: index into :data:`LEVELS`.
-        zone: dtype int32: the zone of each row, an index into
-            ``registry.zone_names`` (``package``, ``core``, ``uncore``, ``dram``,
+        zone: dtype int32: the zone of each row, an index into ``zone_names``
+            (``package``, ``core``, ``uncore``, ``dram``,
             ``psys``, ``platform``, ``other``, ``gpu``, or ``total`` for Kepler's own
             sum families). Zones overlap and are never added together.
         mode: dtype int8: index into :data:`MODES`.
@@ -201,6 +203,9 @@ class KeplerView:
             total already contains).
         registry: The registry the ids belong to.
         generation: The registry's generation when the view was built.
+        zone_names: The names the codes of ``zone`` stand for: the registry's list
+            of that generation, kept so that the view reads the same after the
+            registry is cleared.
         unique_keys: True when no counter id appears twice.
         refused: Whole sentences about counters left out of the view because their
             value cannot be energy (negative or NaN).
@@ -224,6 +229,7 @@ class KeplerView:
     in_total: npt.NDArray[np.bool_]
     registry: Registry
     generation: int
+    zone_names: Sequence[str]
     unique_keys: bool
     refused: tuple[str, ...] = ()
     refused_rows: npt.NDArray[np.intp] = attrs.field(
@@ -237,7 +243,7 @@ class KeplerView:
 
     def zone_slice(self, zone: str) -> ZoneSlice:
         """The rows of one zone, with the arrays a delta needs (computed once)."""
-        code = self.registry.zones.get(zone, -1)
+        code = self.zone_names.index(zone) if zone in self.zone_names else -1
         found = self._slices.get(code)
         if found is None:
             rows = np.flatnonzero(self.zone == code)
@@ -261,14 +267,14 @@ class KeplerView:
     @property
     def zones(self) -> tuple[str, ...]:
         """The distinct zone names present, in first-seen order."""
-        names = self.registry.zone_names
+        names = self.zone_names
         present = np.flatnonzero(np.bincount(self.zone, minlength=len(names)))
         first = [int(np.argmax(self.zone == code)) for code in present.tolist()]
         return tuple(names[int(present[i])] for i in np.argsort(first).tolist())
 
     def zone_of(self, index: int) -> str:
         """The zone name of row ``index``."""
-        return self.registry.zone_names[int(self.zone[index])]
+        return self.zone_names[int(self.zone[index])]
 
 
 # -- era detection -------------------------------------------------------------------
@@ -594,6 +600,7 @@ def kepler_view(
         workload=workload_rows,
         registry=registry,
         generation=registry.generation,
+        zone_names=registry.zone_names,
         unique_keys=not len(keys_array) or int(np.bincount(keys_array).max()) <= 1,
         refused=tuple(refused),
         refused_rows=all_rows[bad],

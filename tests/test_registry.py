@@ -197,3 +197,32 @@ def test_the_series_of_one_workload_share_its_object() -> None:
         by_workload.setdefault(workload, set()).add(id(workload))
     assert max(len(ids) for ids in by_workload.values()) == 1
     assert len(view.workload) >= 2 * len(by_workload)
+
+
+def test_a_view_made_before_its_registry_was_cleared_still_diffs() -> None:
+    # A small scrape clears the registry (more than ten ids) and gives its zones
+    # new codes, dram first. The view from before keeps the names its own codes
+    # stand for, and diff across the clearing matches two views of one generation.
+    first, second = (
+        kr.parse((KEPLER / f"v0.11-node-a{tick}.prom").read_bytes())
+        for tick in ("", ".t3")
+    )
+    small = kr.Registry(max_entries=10)
+    before = kr.kepler_view(first, registry=small)
+    kr.kepler_view(
+        kr.parse(b'kepler_node_cpu_joules_total{zone="dram"} 5\n'), registry=small
+    )
+    after = kr.kepler_view(second, registry=small)
+    assert after.generation == before.generation + 1
+    assert small.zone_names[0] == "dram"
+    fresh = kr.Registry()
+    expected = kr.diff(
+        kr.kepler_view(first, registry=fresh),
+        kr.kepler_view(second, registry=fresh),
+        interval=3.0,
+    )
+    assert before.zones == ("core", "dram", "package", "uncore")
+    result = kr.diff(before, after, interval=3.0)
+    assert result.pods == expected.pods
+    assert result.node == expected.node
+    assert len(result.pods) > 0
