@@ -624,7 +624,9 @@ class StreamParser:
         if line[0] != 0x23:  # "#"
             prefixes = self._parser.prefixes
             if prefixes is not None and not line.startswith(prefixes):
-                return is_cut and self._cut_unwanted(number, line)
+                if is_cut:
+                    self._cut_unwanted(number, line)
+                return False
             text, _, token = line.rpartition(b" ")
             # The same text may have been met earlier in this chunk.
             known = self._parser._by_text.get(text)
@@ -636,23 +638,22 @@ class StreamParser:
                 return True
         return self._general_line(number, line, tokens, is_cut)
 
-    def _cut_unwanted(self, number: int, line: bytes) -> bool:
+    def _cut_unwanted(self, number: int, line: bytes) -> None:
         """The last line of a body without a final line feed, of an unwanted family.
 
         It gives no row and has no other effect (after ``# EOF`` too, it is not
         reported), but the grammar reads it to tell a body cut in the middle of this
         line (the cut-off error, the snapshot flagged truncated, as without the
-        filter) from one that lacks only its final line feed. Returns False.
+        filter) from one that lacks only its final line feed.
         """
         stripped = line.lstrip(b" \t")
         if not stripped or stripped[0] == 0x23:  # an indented comment is skipped
-            return False
+            return
         try:
             parse_sample_line(stripped)
         except LineError as fault:
             offset = fault.offset + len(line) - len(stripped)
             self._fail(number, line, offset, self._cut_reason(fault))
-        return False
 
     def _row_line(self, row: int) -> int:
         """The number of the line that row ``row`` was read from."""
